@@ -1,0 +1,38 @@
+# LLM Lab: `make demo` sets everything up and runs the main job offline; `make test` runs every test.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --disable-pip-version-check
+
+.PHONY: demo test install install-dev bench lint clean
+
+$(PY):
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "LLM Lab needs Python 3.11 or newer (found " + sys.version.split()[0] + ")"'
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+# The first install builds llama-cpp-python from source (about 5 minutes on 2 cores); pip caches the wheel.
+$(VENV)/.installed: requirements.txt pyproject.toml | $(PY)
+	@echo "Installing requirements (the first time builds the local llama.cpp engine: ~5 minutes)..."
+	$(PIP) install -r requirements.txt
+	@touch $@
+
+$(VENV)/.installed-dev: requirements-dev.txt $(VENV)/.installed
+	$(PIP) install -r requirements-dev.txt
+	@touch $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+demo: install
+	$(PY) -m helpers keys || true
+	$(PY) -m helpers ask -m local/smollm2 -m stub/gpt-35-turbo "What is the origin of the Olympic Games?"
+
+test: install-dev
+	$(PY) -m pytest -q
+
+lint: install-dev
+	$(PY) -m ruff check helpers tests
+
+clean:
+	rm -rf $(VENV) .pytest_cache

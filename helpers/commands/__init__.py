@@ -1,0 +1,1 @@
+"""Sub-commands of the CLI. Each module has ``register(subparsers)``, which sets ``run`` on its parser."""

@@ -1,0 +1,218 @@
+"""`ask()`: one prompt to one model, through the provider's adapter, with cost, cache and run log.
+
+Call failures (missing key, refused key, network, bad response) come back as an Answer whose ``error``
+says what happened and how to fix it, and are logged like successes; bad input (a malformed spec or
+parameter) raises ConfigError at once. ``raise_errors=True`` raises call failures too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from . import catalog, cost, errors, keys
+from . import spec as specs
+from . import store as run_log
+from .answer import Answer
+from .providers import adapter
+from .providers.base import Request
+
+REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high")
+PARAMS = ("temperature", "top_p", "max_tokens", "seed", "stop", "reasoning_effort", "stream", "timeout",
+          "max_retries", "frequency_penalty", "presence_penalty", "extra_body", "cache_prompt")
+
+
+def build_messages(prompt: str | Sequence[dict[str, Any]] | None, system: str | None = None) -> list[dict[str, Any]]:
+    """A chat message list from a prompt string or a message list, with an optional system prompt first."""
+    if isinstance(prompt, str):
+        if not prompt.strip():
+            raise errors.ConfigError("the prompt is empty", hint="Pass some text to ask, e.g. ask(spec, 'Hello').")
+        messages = [{"role": "user", "content": prompt}]
+    elif isinstance(prompt, Sequence) and not isinstance(prompt, (bytes, bytearray)) and prompt:
+        messages = []
+        for i, m in enumerate(prompt):
+            if not isinstance(m, dict) or m.get("role") not in ("system", "user", "assistant", "developer"):
+                raise errors.ConfigError(f"message {i} is not a chat message: {m!r:.80}",
+                                         hint="Each message is a dict like {'role': 'user', 'content': 'text'}.")
+            if not isinstance(m.get("content"), (str, list)):
+                raise errors.ConfigError(f"message {i} has content of type {type(m.get('content')).__name__}",
+                                         hint="Content is a string (or a list of content blocks).")
+            messages.append(dict(m))
+    else:
+        raise errors.ConfigError(f"cannot ask with {type(prompt).__name__} {prompt!r:.40}",
+                                 hint="Pass a prompt string or a non-empty list of {'role', 'content'} messages.")
+    if system is not None:
+        if not isinstance(system, str):
+            raise errors.ConfigError("the system prompt must be a string")
+        if system.strip():
+            messages = [{"role": "system", "content": system}, *[m for m in messages if m["role"] != "system"]]
+    return messages
+
+
+def _number(name: str, value: Any, low: float, high: float, integer: bool = False) -> Any:
+    ok_type = isinstance(value, int) if integer else isinstance(value, (int, float))
+    if isinstance(value, bool) or not ok_type or not low <= value <= high:
+        kind = "a whole number" if integer else "a number"
+        raise errors.ConfigError(f"{name}={value!r} is out of range", hint=f"{name} must be {kind} from {low:g} to {high:g}.")
+    return value
+
+
+def validate_params(params: dict[str, Any]) -> dict[str, Any]:
+    """Checked request parameters; unknown names and absurd values raise ConfigError naming the fix."""
+    unknown = sorted(set(params) - set(PARAMS))
+    if unknown:
+        raise errors.ConfigError(f"unknown parameter(s) {', '.join(unknown)}",
+                                 hint=f"Known: {', '.join(PARAMS)}. Provider-specific fields go in extra_body={{…}}.")
+    p = {k: v for k, v in params.items() if v is not None}
+    if "temperature" in p:
+        _number("temperature", p["temperature"], 0, 2)
+    if "top_p" in p:
+        _number("top_p", p["top_p"], 0, 1)
+    if "max_tokens" in p:
+        _number("max_tokens", p["max_tokens"], 1, 1_000_000, integer=True)
+    if "seed" in p:
+        _number("seed", p["seed"], -(2**63), 2**63 - 1, integer=True)
+    if "timeout" in p:
+        _number("timeout", p["timeout"], 0.001, 3600)
+    if "max_retries" in p:
+        _number("max_retries", p["max_retries"], 0, 20, integer=True)
+    for name in ("frequency_penalty", "presence_penalty"):
+        if name in p:
+            _number(name, p[name], -2, 2)
+    if "stop" in p:
+        stop = p["stop"]
+        if isinstance(stop, str):
+            stop = [stop]
+        if not isinstance(stop, list) or not stop or not all(isinstance(s, str) and s for s in stop) or len(stop) > 4:
+            raise errors.ConfigError(f"stop={p['stop']!r} is not valid", hint="stop is a string or a list of 1-4 strings.")
+    if "reasoning_effort" in p and p["reasoning_effort"] not in REASONING_EFFORTS:
+        raise errors.ConfigError(f"reasoning_effort={p['reasoning_effort']!r} is not valid",
+                                 hint=f"Use one of {', '.join(REASONING_EFFORTS)}.")
+    for name in ("stream", "cache_prompt"):
+        if name in p and not isinstance(p[name], bool):
+            raise errors.ConfigError(f"{name}={p[name]!r} must be True or False")
+    if "extra_body" in p and not isinstance(p["extra_body"], dict):
+        raise errors.ConfigError("extra_body must be a dict of extra JSON fields")
+    return p
+
+
+@dataclass
+class Prepared:
+    """A validated request with its cache key, ready to send."""
+
+    request: Request
+    hash: str
+    missing_key: errors.MissingKeyError | None = None
+
+
+def prepare(spec: str | specs.ModelSpec, prompt: Any, system: str | None = None,
+            on_text: Callable[[str], None] | None = None, **params: Any) -> Prepared:
+    """Parse the spec, build messages, validate parameters, find the key and base URL.
+
+    ``on_text`` receives the answer's text piece by piece as it streams (implies ``stream=True``).
+    """
+    parsed = specs.parse(spec)
+    provider = catalog.provider(parsed.provider)
+    merged = validate_params({**parsed.params, **params, **({"stream": True} if on_text else {})})
+    messages = build_messages(prompt, system)
+    request = Request(provider=provider, model=parsed.model, messages=messages, params=merged,
+                      api_key=provider.api_key(), base_url=provider.base_url, spec=parsed.label,
+                      on_text=on_text)
+    missing = None
+    if provider.needs_key and not request.api_key:
+        missing = errors.MissingKeyError(f"{parsed.label} needs {provider.key_var}, which is not set",
+                                         hint=keys.missing_key_hint(provider))
+    key = run_log.request_hash(provider.name, parsed.model, messages, merged)
+    return Prepared(request=request, hash=key, missing_key=missing)
+
+
+def _failed(prepared: Prepared, exc: errors.LabError, started: float) -> Answer:
+    answer = prepared.request.blank_answer()
+    answer.error, answer.error_kind = keys.redact(str(exc)), exc.kind
+    answer.latency_s = time.perf_counter() - started
+    return answer
+
+
+def _finish(prepared: Prepared, answer: Answer, started: float, store: run_log.Store, run_id: str | None,
+            cell: str | None, cache_hit: bool = False) -> Answer:
+    if not cache_hit:
+        answer.latency_s = time.perf_counter() - started
+        if answer.usage.prompt_tokens is not None or answer.usage.completion_tokens is not None:
+            answer.cost_usd, answer.cost_note = cost.price(answer)
+        else:
+            answer.cost_usd, answer.cost_note = None, "the provider reported no token usage"
+    store.log(answer, request_hash=prepared.hash, run_id=run_id, cell=cell, cache_hit=cache_hit)
+    return answer
+
+
+def _from_cache(prepared: Prepared, store: run_log.Store) -> Answer | None:
+    hit = store.cached(prepared.hash)
+    if hit is None:
+        return None
+    hit.cached, hit.spec = True, prepared.request.spec
+    hit.params, hit.messages = prepared.request.blank_answer().params, prepared.request.messages
+    return hit
+
+
+def ask(spec: str | specs.ModelSpec, prompt: Any = None, *, system: str | None = None, use_cache: bool = True,
+        run_id: str | None = None, cell: str | None = None, store: run_log.Store | None = None,
+        raise_errors: bool = False, on_text: Callable[[str], None] | None = None, **params: Any) -> Answer:
+    """Ask one model. Returns an Answer (``answer.error`` set on failure, unless ``raise_errors``)."""
+    prepared = prepare(spec, prompt, system, on_text, **params)
+    store = store or run_log.default()
+    started = time.perf_counter()
+    answer = _from_cache(prepared, store) if use_cache else None
+    if answer is not None:
+        return _finish(prepared, answer, started, store, run_id, cell, cache_hit=True)
+    try:
+        if prepared.missing_key:
+            raise prepared.missing_key
+        answer = adapter(prepared.request.provider.api).complete(prepared.request)
+    except errors.LabError as exc:
+        answer = _failed(prepared, exc, started)
+    answer = _finish(prepared, answer, started, store, run_id, cell)
+    return answer.raise_for_error() if raise_errors else answer
+
+
+async def ask_async(spec: str | specs.ModelSpec, prompt: Any = None, *, system: str | None = None,
+                    use_cache: bool = True, run_id: str | None = None, cell: str | None = None,
+                    store: run_log.Store | None = None, raise_errors: bool = False,
+                    on_text: Callable[[str], None] | None = None, **params: Any) -> Answer:
+    """The same as ``ask`` for asyncio code (fan-out with ``asyncio.gather``)."""
+    prepared = prepare(spec, prompt, system, on_text, **params)
+    store = store or run_log.default()
+    started = time.perf_counter()
+    answer = _from_cache(prepared, store) if use_cache else None
+    if answer is not None:
+        return _finish(prepared, answer, started, store, run_id, cell, cache_hit=True)
+    try:
+        if prepared.missing_key:
+            raise prepared.missing_key
+        module = adapter(prepared.request.provider.api)
+        answer = await module.acomplete(prepared.request)
+    except errors.LabError as exc:
+        answer = _failed(prepared, exc, started)
+    answer = _finish(prepared, answer, started, store, run_id, cell)
+    return answer.raise_for_error() if raise_errors else answer
+
+
+def ask_many(specs_: Sequence[str], prompt: Any, *, max_workers: int = 8, **kwargs: Any) -> list[Answer]:
+    """Ask several models the same thing at once (threads, so it works inside notebooks too)."""
+    for s in specs_:
+        specs.parse(s)  # bad specs fail before any call
+    with ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(specs_)))) as pool:
+        return list(pool.map(lambda s: ask(s, prompt, **kwargs), specs_))
+
+
+def run_sync(coro: Any) -> Any:
+    """Run a coroutine from plain code, also when an event loop is already running (Jupyter)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()

@@ -1,0 +1,258 @@
+"""The run log: an embedded SQLite database of every call (success or error), and the response cache.
+
+WAL mode, one connection per thread, short write transactions: safe with concurrent writers (threads or
+processes). Schema changes are numbered, append-only migrations recorded in ``migrations``. Keys are never
+written: requests hold messages and parameters only. Readable with plain ``sqlite3``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import sqlite3
+import threading
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from . import settings
+from .answer import Answer, Emissions, Usage
+
+MIGRATIONS: list[tuple[str, str]] = [
+    ("001_initial", """
+        CREATE TABLE runs (
+            id TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            label TEXT,
+            config TEXT
+        );
+        CREATE TABLE calls (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            run_id TEXT NOT NULL REFERENCES runs(id),
+            cell TEXT,
+            created_at TEXT NOT NULL,
+            spec TEXT NOT NULL,
+            provider TEXT NOT NULL,
+            model TEXT NOT NULL,
+            model_reported TEXT,
+            request TEXT NOT NULL,
+            request_hash TEXT NOT NULL,
+            text TEXT,
+            reasoning TEXT,
+            finish_reason TEXT,
+            incomplete INTEGER NOT NULL DEFAULT 0,
+            prompt_tokens INTEGER,
+            completion_tokens INTEGER,
+            cached_tokens INTEGER,
+            reasoning_tokens INTEGER,
+            cache_write_tokens INTEGER,
+            latency_s REAL,
+            ttft_s REAL,
+            cost_usd REAL,
+            cost_note TEXT,
+            tracker_g REAL,
+            ecologits_g_min REAL,
+            ecologits_g_max REAL,
+            ecologits_kwh_min REAL,
+            ecologits_kwh_max REAL,
+            measured_g REAL,
+            measured_kwh REAL,
+            error TEXT,
+            error_kind TEXT,
+            cache_hit INTEGER NOT NULL DEFAULT 0,
+            offline INTEGER NOT NULL DEFAULT 0,
+            extra TEXT
+        );
+        CREATE INDEX calls_by_run ON calls(run_id, cell);
+        CREATE INDEX calls_by_hash ON calls(request_hash) WHERE error IS NULL;
+        CREATE UNIQUE INDEX calls_one_answer_per_cell ON calls(run_id, cell)
+            WHERE cell IS NOT NULL AND error IS NULL;
+    """),
+]
+
+USAGE_FIELDS = ("prompt_tokens", "completion_tokens", "cached_tokens", "reasoning_tokens", "cache_write_tokens")
+EMISSION_FIELDS = ("tracker_g", "ecologits_g_min", "ecologits_g_max", "ecologits_kwh_min", "ecologits_kwh_max",
+                   "measured_g", "measured_kwh")
+UNCACHED_PARAMS = ("stream", "timeout")
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def request_hash(provider: str, model: str, messages: list[dict[str, Any]], params: dict[str, Any]) -> str:
+    """The cache key: the full request (provider, model, messages, parameters) minus transport settings."""
+    body = {"provider": provider, "model": model, "messages": messages,
+            "params": {k: v for k, v in sorted(params.items()) if k not in UNCACHED_PARAMS and v is not None}}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def new_run_id() -> str:
+    return datetime.now().strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
+
+
+class Store:
+    """A run log at one path. Cheap to create; connections are opened per thread on first use."""
+
+    def __init__(self, path: str | Path | None = None) -> None:
+        self.path = Path(path) if path else settings.db_path()
+        self._local = threading.local()
+        self._session_run: str | None = None
+        self._lock = threading.Lock()
+
+    # -- connection and schema -------------------------------------------------------------
+    def connect(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA busy_timeout=30000")
+            conn.execute("PRAGMA foreign_keys=ON")
+            self._migrate(conn)
+            self._local.conn = conn
+        return conn
+
+    def _migrate(self, conn: sqlite3.Connection) -> None:
+        conn.execute("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+        done = {r[0] for r in conn.execute("SELECT name FROM migrations")}
+        for name, sql in MIGRATIONS:
+            if name in done:
+                continue
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                if conn.execute("SELECT 1 FROM migrations WHERE name=?", (name,)).fetchone() is None:
+                    for statement in filter(str.strip, sql.split(";")):
+                        conn.execute(statement)
+                    conn.execute("INSERT INTO migrations VALUES (?, ?)", (name, now_iso()))
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    # -- runs ------------------------------------------------------------------------------
+    def new_run(self, kind: str, label: str | None = None, config: dict[str, Any] | None = None) -> str:
+        run_id = new_run_id()
+        while self.run(run_id) is not None:
+            run_id = new_run_id()
+        self.connect().execute("INSERT INTO runs VALUES (?, ?, ?, ?, ?)",
+                               (run_id, kind, now_iso(), label, json.dumps(config or {}, default=str)))
+        return run_id
+
+    def session_run_id(self) -> str:
+        """This process's run for calls made outside a comparison or conversation (made on first use)."""
+        with self._lock:
+            if self._session_run is None:
+                self._session_run = self.new_run("session")
+            return self._session_run
+
+    def run(self, run_id: str) -> dict[str, Any] | None:
+        row = self.connect().execute("SELECT * FROM runs WHERE id=?", (run_id,)).fetchone()
+        if row is None:
+            return None
+        data = dict(row)
+        data["config"] = json.loads(data["config"] or "{}")
+        return data
+
+    def runs(self, kind: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+        sql, args = "SELECT * FROM runs", []
+        if kind:
+            sql, args = sql + " WHERE kind=?", [kind]
+        return [dict(r) for r in self.connect().execute(sql + " ORDER BY created_at DESC LIMIT ?", (*args, limit))]
+
+    # -- calls -----------------------------------------------------------------------------
+    def log(self, answer: Answer, *, request_hash: str, run_id: str | None = None, cell: str | None = None,
+            cache_hit: bool = False) -> int | None:
+        """Write one call; returns its row id (None if the run already holds an answer for this cell)."""
+        run_id = run_id or answer.run_id or self.session_run_id()
+        request = {"messages": answer.messages, "params": answer.params}
+        row = {
+            "run_id": run_id, "cell": cell, "created_at": now_iso(), "spec": answer.spec,
+            "provider": answer.provider, "model": answer.model, "model_reported": answer.model_reported,
+            "request": json.dumps(request, default=str), "request_hash": request_hash,
+            "text": answer.text, "reasoning": answer.reasoning, "finish_reason": answer.finish_reason,
+            "incomplete": int(answer.incomplete),
+            **{f: getattr(answer.usage, f) for f in USAGE_FIELDS},
+            "latency_s": answer.latency_s, "ttft_s": answer.ttft_s,
+            "cost_usd": answer.cost_usd, "cost_note": answer.cost_note,
+            **{f: getattr(answer.emissions, f) for f in EMISSION_FIELDS},
+            "error": answer.error, "error_kind": answer.error_kind, "cache_hit": int(cache_hit),
+            "offline": int(answer.offline), "extra": json.dumps(answer.extra, default=str),
+        }
+        cols = ", ".join(row)
+        marks = ", ".join("?" for _ in row)
+        cur = self.connect().execute(f"INSERT OR IGNORE INTO calls ({cols}) VALUES ({marks})", tuple(row.values()))
+        if cur.rowcount == 0:
+            return None
+        answer.run_id, answer.call_id = run_id, cur.lastrowid
+        return cur.lastrowid
+
+    def cached(self, request_hash: str) -> Answer | None:
+        """The newest successful, complete answer to exactly this request, or None."""
+        row = self.connect().execute(
+            "SELECT * FROM calls WHERE request_hash=? AND error IS NULL AND incomplete=0 AND text != '' "
+            "ORDER BY id DESC LIMIT 1", (request_hash,)).fetchone()
+        return answer_from_row(row) if row else None
+
+    def calls(self, run_id: str | None = None, where: str = "", args: tuple = ()) -> list[dict[str, Any]]:
+        """Rows of the calls table (optionally of one run) as dicts, oldest first."""
+        clauses, params = [], []
+        if run_id:
+            clauses.append("run_id=?")
+            params.append(run_id)
+        if where:
+            clauses.append(f"({where})")
+            params.extend(args)
+        sql = "SELECT * FROM calls" + (" WHERE " + " AND ".join(clauses) if clauses else "") + " ORDER BY id"
+        return [dict(r) for r in self.connect().execute(sql, params)]
+
+    def answered_cells(self, run_id: str) -> set[str]:
+        """Cells of a run that already hold a successful answer (for resume)."""
+        rows = self.connect().execute(
+            "SELECT cell FROM calls WHERE run_id=? AND cell IS NOT NULL AND error IS NULL", (run_id,))
+        return {r[0] for r in rows}
+
+    def integrity_ok(self) -> bool:
+        return self.connect().execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def answer_from_row(row: sqlite3.Row | dict[str, Any]) -> Answer:
+    """Rebuild an Answer from a calls row."""
+    r = dict(row)
+    request = json.loads(r.get("request") or "{}")
+    return Answer(
+        spec=r["spec"], provider=r["provider"], model=r["model"], text=r.get("text") or "",
+        reasoning=r.get("reasoning") or "", model_reported=r.get("model_reported"),
+        usage=Usage(**{f: r.get(f) for f in USAGE_FIELDS}),
+        latency_s=r.get("latency_s"), ttft_s=r.get("ttft_s"),
+        cost_usd=r.get("cost_usd"), cost_note=r.get("cost_note") or "",
+        emissions=Emissions(**{f: r.get(f) for f in EMISSION_FIELDS}),
+        params=request.get("params", {}), messages=request.get("messages", []),
+        finish_reason=r.get("finish_reason"), incomplete=bool(r.get("incomplete")),
+        error=r.get("error"), error_kind=r.get("error_kind"), cached=bool(r.get("cache_hit")),
+        offline=bool(r.get("offline")), run_id=r.get("run_id"), call_id=r.get("id"),
+        extra=json.loads(r.get("extra") or "{}"),
+    )
+
+
+_stores: dict[Path, Store] = {}
+_stores_lock = threading.Lock()
+
+
+def default() -> Store:
+    """The store at the configured path (``LLMLAB_DB``), shared within the process."""
+    path = settings.db_path()
+    with _stores_lock:
+        if path not in _stores:
+            _stores[path] = Store(path)
+        return _stores[path]

@@ -1,0 +1,106 @@
+"""The SQLite run log: exact schema, migrations, concurrent writers, cache lookups, no keys."""
+
+import sqlite3
+import subprocess
+import sys
+import threading
+
+from helpers import store as run_log
+from helpers.answer import Answer, Emissions, Usage
+
+EXPECTED_CALL_COLUMNS = [
+    "id", "run_id", "cell", "created_at", "spec", "provider", "model", "model_reported", "request",
+    "request_hash", "text", "reasoning", "finish_reason", "incomplete", "prompt_tokens", "completion_tokens",
+    "cached_tokens", "reasoning_tokens", "cache_write_tokens", "latency_s", "ttft_s", "cost_usd", "cost_note",
+    "tracker_g", "ecologits_g_min", "ecologits_g_max", "ecologits_kwh_min", "ecologits_kwh_max", "measured_g",
+    "measured_kwh", "error", "error_kind", "cache_hit", "offline", "extra",
+]
+
+
+def answer(text="4", **kw):
+    return Answer(spec="openai/gpt-4o-mini", provider="openai", model="gpt-4o-mini", text=text,
+                  usage=Usage(prompt_tokens=10, completion_tokens=2), latency_s=0.5, cost_usd=0.0000027,
+                  emissions=Emissions(tracker_g=0.0025), messages=[{"role": "user", "content": "2+2?"}],
+                  params={"temperature": 0}, **kw)
+
+
+def test_exact_schema_and_migrations(tmp_path):
+    s = run_log.Store(tmp_path / "log.db")
+    conn = s.connect()
+    cols = [r[1] for r in conn.execute("PRAGMA table_info(calls)")]
+    assert cols == EXPECTED_CALL_COLUMNS
+    assert [r[0] for r in conn.execute("SELECT name FROM migrations")] == [m[0] for m in run_log.MIGRATIONS]
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    s.close()
+    run_log.Store(tmp_path / "log.db").connect()  # migrating twice is a no-op
+    raw = sqlite3.connect(tmp_path / "log.db")
+    assert raw.execute("SELECT count(*) FROM migrations").fetchone()[0] == len(run_log.MIGRATIONS)
+
+
+def test_log_and_read_back(tmp_path):
+    s = run_log.Store(tmp_path / "log.db")
+    a = answer()
+    key = run_log.request_hash("openai", "gpt-4o-mini", a.messages, a.params)
+    call_id = s.log(a, request_hash=key)
+    rows = s.calls()
+    assert len(rows) == 1 and rows[0]["id"] == call_id
+    assert rows[0]["prompt_tokens"] == 10 and rows[0]["cost_usd"] == 0.0000027 and rows[0]["tracker_g"] == 0.0025
+    assert rows[0]["run_id"] == s.session_run_id()
+    hit = s.cached(key)
+    assert hit.text == "4" and hit.usage.completion_tokens == 2 and hit.messages == a.messages
+
+
+def test_cache_ignores_errors_and_incomplete(tmp_path):
+    s = run_log.Store(tmp_path / "log.db")
+    s.log(answer(text="", error="boom", error_kind="provider"), request_hash="h1")
+    s.log(answer(text="half", incomplete=True, error="cut", error_kind="incomplete"), request_hash="h1")
+    assert s.cached("h1") is None
+
+
+def test_request_hash_ignores_transport_settings():
+    m = [{"role": "user", "content": "hi"}]
+    assert run_log.request_hash("openai", "x", m, {"temperature": 0, "stream": True, "timeout": 5}) == \
+        run_log.request_hash("openai", "x", m, {"temperature": 0})
+    assert run_log.request_hash("openai", "x", m, {"temperature": 0}) != run_log.request_hash("openai", "x", m, {})
+
+
+def test_one_answer_per_cell(tmp_path):
+    s = run_log.Store(tmp_path / "log.db")
+    run = s.new_run("compare")
+    assert s.log(answer(), request_hash="h", run_id=run, cell="m|p|0") is not None
+    assert s.log(answer(), request_hash="h", run_id=run, cell="m|p|0") is None
+    s.log(answer(text="", error="x", error_kind="auth"), request_hash="h", run_id=run, cell="m|q|0")
+    assert s.answered_cells(run) == {"m|p|0"}
+    assert len(s.calls(run)) == 2
+
+
+def test_concurrent_writers_threads_and_processes(tmp_path):
+    path = tmp_path / "log.db"
+    s = run_log.Store(path)
+    run = s.new_run("load")
+
+    def write(n):
+        for i in range(25):
+            s.log(answer(text=f"{n}-{i}"), request_hash=f"{n}-{i}", run_id=run, cell=f"{n}|{i}")
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(8)]
+    code = ("import sys; from helpers import store; from helpers.answer import Answer\n"
+            "s = store.Store(sys.argv[1])\n"
+            "for i in range(50): s.log(Answer(spec='p/m', provider='openai', model='m', text=str(i)),"
+            " request_hash=str(i), run_id=sys.argv[2], cell=f'proc|{i}')\n")
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(path), run]) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(p.wait(60) == 0 for p in procs)
+    assert len(s.calls(run)) == 8 * 25 + 50  # the two processes wrote the same 50 cells once
+    assert s.integrity_ok()
+
+
+def test_no_key_is_stored(tmp_path, monkeypatch):
+    secret = "sk-proj-" + "S3cr3t" * 6
+    monkeypatch.setenv("OPENAI_API_KEY", secret)
+    s = run_log.Store(tmp_path / "log.db")
+    s.log(answer(), request_hash="h")
+    assert secret.encode() not in (tmp_path / "log.db").read_bytes()
