@@ -140,7 +140,8 @@ def _failed(prepared: Prepared, exc: errors.LabError, started: float) -> Answer:
 def _finish(prepared: Prepared, answer: Answer, started: float, store: run_log.Store, run_id: str | None,
             cell: str | None, cache_hit: bool = False) -> Answer:
     if not cache_hit:
-        answer.latency_s = time.perf_counter() - started
+        if answer.latency_s is None:  # adapters time the exchange itself; this is the fallback
+            answer.latency_s = time.perf_counter() - started
         if answer.usage.prompt_tokens is not None or answer.usage.completion_tokens is not None:
             answer.cost_usd, answer.cost_note = cost.price(answer)
         else:

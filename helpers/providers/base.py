@@ -1,14 +1,20 @@
-"""What every adapter shares: the Request value, `<think>` splitting, and readable error messages."""
+"""What every adapter shares: the Request value, `<think>` splitting, readable error messages, the SDK
+client cache, and the rules that turn parsed text (whole or streamed) into an Answer."""
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import re
-from dataclasses import dataclass, field
+import threading
+import time
+import weakref
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from .. import errors
-from ..answer import Answer
+from ..answer import Answer, Usage
 from ..catalog import Provider
 from ..keys import redact
 
@@ -100,3 +106,97 @@ def describe(request: Request, status: int | None, message: str, exc: Exception 
                  "offline model local/smollm2 instead.")
     return errors.ConnectionFailed(f"cannot reach {where}: {message or type(exc).__name__}",
                                    hint=f"Check your network or {p.base_url_var}.")
+
+
+_clients: dict[tuple, Any] = {}
+_async_clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # event loop -> {ident: client}
+_clients_lock = threading.Lock()
+
+
+def cached_client(request: Request, family: str, make: Callable[[str], Any], use_async: bool = False) -> Any:
+    """One SDK client per family, base URL, key, timeout and retry count (async: per event loop).
+
+    ``make(key)`` builds the client; servers without auth still get some key string (the provider name).
+    """
+    key = request.api_key or request.provider.name
+    ident = (family, use_async, request.base_url, hashlib.sha256(key.encode()).hexdigest(), request.timeout,
+             request.max_retries)
+    with _clients_lock:
+        cache = _async_clients.setdefault(asyncio.get_running_loop(), {}) if use_async else _clients
+        if ident not in cache:
+            cache[ident] = make(key)
+        return cache[ident]
+
+
+def sdk_message(exc: Any) -> str:
+    """The human part of an SDK error: ``body["error"]["message"]`` when the body has one."""
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        if isinstance(inner, dict) and inner.get("message"):
+            return str(inner["message"])
+        if isinstance(inner, str):
+            return inner
+    return str(getattr(exc, "message", None) or exc)
+
+
+def fill(answer: Answer, text: str, reasoning: str, model: str | None, finish: str | None, usage: Usage) -> Answer:
+    """Put parsed parts into the answer; `<think>` blocks become reasoning; no text is an error."""
+    text, think = split_think(text or "")
+    answer.text = text
+    answer.reasoning = (reasoning or think or "").strip()
+    answer.model_reported = model
+    answer.finish_reason = finish
+    answer.usage = usage
+    if finish == "length" and not answer.text.strip():
+        raise errors.EmptyAnswer(f"{answer.spec} used all max_tokens before answering",
+                                 hint="Raise max_tokens (reasoning models think first).")
+    if not answer.text.strip():
+        raise errors.EmptyAnswer(f"{answer.spec} returned an empty answer",
+                                 hint="Try again, or check the prompt and parameters.")
+    return answer
+
+
+class StreamState:
+    """Accumulates a streamed answer: text and reasoning pieces, time to first token, finish and usage.
+
+    Adapters parse their own events and call ``add``; ``finish`` stays None until the provider says the
+    answer is complete, so a stream that ends early is reported as incomplete with its partial text kept.
+    """
+
+    def __init__(self, start: float, on_text: Callable[[str], None] | None = None) -> None:
+        self.start, self.ttft, self.on_text = start, None, on_text
+        self.text: list[str] = []
+        self.reasoning: list[str] = []
+        self.model: str | None = None
+        self.finish: str | None = None
+        self.usage = Usage()
+
+    def add(self, piece: str = "", thought: str = "") -> None:
+        """Record streamed answer text and/or reasoning; the first of either sets the time to first token."""
+        if (piece or thought) and self.ttft is None:
+            self.ttft = time.perf_counter() - self.start
+        if piece:
+            self.text.append(piece)
+            if self.on_text is not None:
+                self.on_text(piece)
+        if thought:
+            self.reasoning.append(thought)
+
+    def finish_answer(self, answer: Answer, cut: Exception | None) -> Answer:
+        """The answer so far; a cut stream keeps its partial text and is marked incomplete."""
+        answer.ttft_s, answer.latency_s = self.ttft, time.perf_counter() - self.start
+        if cut is not None or self.finish is None:
+            if not "".join(self.text):
+                raise errors.MalformedResponse(f"{answer.spec}: the stream ended before any text arrived"
+                                               + (f" ({type(cut).__name__})" if cut else ""))
+            answer.incomplete = True
+            answer.error = "the stream was cut off before the model finished; the partial answer is kept"
+            answer.error_kind = "incomplete"
+        text, think = split_think("".join(self.text))
+        answer.text, answer.model_reported = text, self.model
+        answer.reasoning = ("".join(self.reasoning) or think).strip()
+        answer.finish_reason, answer.usage = self.finish, self.usage
+        if not answer.incomplete and not answer.text.strip():
+            raise errors.EmptyAnswer(f"{answer.spec} returned an empty answer")
+        return answer

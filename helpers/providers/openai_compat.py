@@ -8,36 +8,24 @@ process-wide when imported, and its wrapper breaks streamed calls and responses 
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
-import threading
 import time
-import weakref
 from typing import Any
 
 from .. import errors
 from ..answer import Answer, Usage
-from .base import Request, describe, split_think
+from .base import Request, StreamState, cached_client, describe, fill, sdk_message
 
 SAMPLING = ("temperature", "top_p", "seed", "stop", "reasoning_effort", "frequency_penalty", "presence_penalty")
-_clients: dict[tuple, Any] = {}
-_async_clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # event loop -> {ident: client}
-_clients_lock = threading.Lock()
 
 
 def client(request: Request, use_async: bool = False):
     """A cached openai client for this base URL, key, timeout and retry count (async: per event loop)."""
     import openai
 
-    key = request.api_key or request.provider.name  # servers without auth still want some string
-    ident = (request.base_url, hashlib.sha256(key.encode()).hexdigest(), request.timeout, request.max_retries)
-    with _clients_lock:
-        cache = _async_clients.setdefault(asyncio.get_running_loop(), {}) if use_async else _clients
-        if ident not in cache:
-            cls = openai.AsyncOpenAI if use_async else openai.OpenAI
-            cache[ident] = cls(api_key=key, base_url=request.base_url, timeout=request.timeout,
-                               max_retries=request.max_retries)
-        return cache[ident]
+    cls = openai.AsyncOpenAI if use_async else openai.OpenAI
+    return cached_client(request, "openai", lambda key: cls(api_key=key, base_url=request.base_url,
+                                                            timeout=request.timeout,
+                                                            max_retries=request.max_retries), use_async)
 
 
 def body(request: Request) -> dict[str, Any]:
@@ -76,23 +64,6 @@ def _reasoning_field(obj: Any) -> str:
     return extra.get("reasoning_content") or extra.get("reasoning") or ""
 
 
-def fill(answer: Answer, text: str, reasoning: str, model: str | None, finish: str | None, usage: Usage) -> Answer:
-    """Put parsed parts into the answer; `<think>` blocks become reasoning; no text is an error."""
-    text, think = split_think(text or "")
-    answer.text = text
-    answer.reasoning = (reasoning or think or "").strip()
-    answer.model_reported = model
-    answer.finish_reason = finish
-    answer.usage = usage
-    if finish == "length" and not answer.text.strip():
-        raise errors.EmptyAnswer(f"{answer.spec} used all max_tokens before answering",
-                                 hint="Raise max_tokens (reasoning models think first).")
-    if not answer.text.strip():
-        raise errors.EmptyAnswer(f"{answer.spec} returned an empty answer",
-                                 hint="Try again, or check the prompt and parameters.")
-    return answer
-
-
 def from_completion(answer: Answer, completion: Any) -> Answer:
     if not getattr(completion, "choices", None):
         raise errors.MalformedResponse(f"{answer.spec} returned no choices",
@@ -103,47 +74,17 @@ def from_completion(answer: Answer, completion: Any) -> Answer:
                 choice.finish_reason, parse_usage(completion.usage))
 
 
-class _StreamState:
-    """Accumulates streamed chunks."""
+class _StreamState(StreamState):
+    """Accumulates streamed chat-completion chunks."""
 
-    def __init__(self, start: float, on_text: Any = None) -> None:
-        self.start, self.ttft, self.on_text = start, None, on_text
-        self.text: list[str] = []
-        self.reasoning: list[str] = []
-        self.model = self.finish = None
-        self.usage = Usage()
-
-    def add(self, chunk: Any) -> None:
+    def add_chunk(self, chunk: Any) -> None:
         self.model = getattr(chunk, "model", None) or self.model
         if getattr(chunk, "usage", None):
             self.usage = parse_usage(chunk.usage)
         for choice in chunk.choices or []:
             delta = choice.delta
-            piece, thought = (delta.content or "") if delta else "", _reasoning_field(delta) if delta else ""
-            if (piece or thought) and self.ttft is None:
-                self.ttft = time.perf_counter() - self.start
-            self.text.append(piece)
-            if piece and self.on_text is not None:
-                self.on_text(piece)
-            self.reasoning.append(thought)
+            self.add((delta.content or "") if delta else "", _reasoning_field(delta) if delta else "")
             self.finish = choice.finish_reason or self.finish
-
-    def finish_answer(self, answer: Answer, cut: Exception | None) -> Answer:
-        answer.ttft_s = self.ttft
-        if cut is not None or self.finish is None:
-            if not "".join(self.text):
-                raise errors.MalformedResponse(f"{answer.spec}: the stream ended before any text arrived"
-                                               + (f" ({type(cut).__name__})" if cut else ""))
-            answer.incomplete = True
-            answer.error = "the stream was cut off before the model finished; the partial answer is kept"
-            answer.error_kind = "incomplete"
-        text, think = split_think("".join(self.text))
-        answer.text, answer.model_reported = text, self.model
-        answer.reasoning = ("".join(self.reasoning) or think).strip()
-        answer.finish_reason, answer.usage = self.finish, self.usage
-        if not answer.incomplete and not answer.text.strip():
-            raise errors.EmptyAnswer(f"{answer.spec} returned an empty answer")
-        return answer
 
 
 def _map(request: Request, exc: Exception) -> errors.LabError:
@@ -153,24 +94,13 @@ def _map(request: Request, exc: Exception) -> errors.LabError:
     if isinstance(exc, errors.LabError):
         return exc
     if isinstance(exc, openai.APIStatusError):
-        return describe(request, exc.status_code, _message(exc), exc)
+        return describe(request, exc.status_code, sdk_message(exc), exc)
     if isinstance(exc, openai.APITimeoutError):
         return describe(request, None, "timed out", TimeoutError())
     if isinstance(exc, (openai.APIConnectionError, httpx.TransportError)):
         return describe(request, None, str(exc), exc)
     return errors.MalformedResponse(f"{request.spec}: the response could not be read ({type(exc).__name__}: "
                                     f"{str(exc)[:200]})", hint="Check that the base URL is an OpenAI-compatible API.")
-
-
-def _message(exc: Any) -> str:
-    body = getattr(exc, "body", None)
-    if isinstance(body, dict):
-        inner = body.get("error", body)
-        if isinstance(inner, dict) and inner.get("message"):
-            return str(inner["message"])
-        if isinstance(inner, str):
-            return inner
-    return str(getattr(exc, "message", exc))
 
 
 def _errors():
@@ -185,18 +115,19 @@ def complete(request: Request) -> Answer:
     from openai import Stream
     from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
-    answer, start = request.blank_answer(), time.perf_counter()
-    sdk = client(request)
+    answer, sdk = request.blank_answer(), client(request)
+    start = time.perf_counter()
     try:
         stream = bool(request.params.get("stream")) or request.on_text is not None
         result = sdk.post("/chat/completions", body=body(request), cast_to=ChatCompletion, stream=stream,
                           stream_cls=Stream[ChatCompletionChunk])
         if not stream:
+            answer.latency_s = time.perf_counter() - start
             return from_completion(answer, result)
         state, cut = _StreamState(start, request.on_text), None
         try:
             for chunk in result:
-                state.add(chunk)
+                state.add_chunk(chunk)
         except _errors() as exc:
             cut = exc
         return state.finish_answer(answer, cut)
@@ -209,18 +140,19 @@ async def acomplete(request: Request) -> Answer:
     from openai import AsyncStream
     from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
-    answer, start = request.blank_answer(), time.perf_counter()
-    sdk = client(request, use_async=True)
+    answer, sdk = request.blank_answer(), client(request, use_async=True)
+    start = time.perf_counter()
     try:
         stream = bool(request.params.get("stream")) or request.on_text is not None
         result = await sdk.post("/chat/completions", body=body(request), cast_to=ChatCompletion, stream=stream,
                                 stream_cls=AsyncStream[ChatCompletionChunk])
         if not stream:
+            answer.latency_s = time.perf_counter() - start
             return from_completion(answer, result)
         state, cut = _StreamState(start, request.on_text), None
         try:
             async for chunk in result:
-                state.add(chunk)
+                state.add_chunk(chunk)
         except _errors() as exc:
             cut = exc
         return state.finish_answer(answer, cut)
