@@ -1,0 +1,151 @@
+"""EcoLogits estimates for one call: energy (kWh) and GWP (g CO2e) as min–max ranges.
+
+Models in EcoLogits' registry go through ``ecologits.tracers.utils.llm_impacts``; others through its
+estimation core ``compute_llm_impacts`` with the parameter counts of our model catalog. EcoLogits counts
+**output tokens only** (the tracker's factors count prompt tokens too). The electricity-mix zone is
+``LLMLAB_COUNTRY`` (an ISO-3 code such as FRA, or WOR for the world average; default WOR).
+
+EcoLogits is imported on first use; its import-time change of the logging class is undone and its own
+logger is quietened (its warnings come back in the result as notes instead).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import math
+from dataclasses import dataclass, field
+from types import ModuleType
+
+from .. import catalog, settings
+from ..errors import ConfigError
+from .factors import variants
+
+COUNTRY_ENV = "LLMLAB_COUNTRY"
+DEFAULT_ZONE = "WOR"
+# Our provider → EcoLogits' registry provider (open-weight hosts map to huggingface_hub ids).
+PROVIDER_MAP = {"openai": "openai", "anthropic": "anthropic", "gemini": "google_genai", "google": "google_genai",
+                "mistral": "mistralai", "mistralai": "mistralai", "cohere": "cohere", "stub": "openai"}
+HUB_HOSTS = ("groq", "openrouter", "ollama", "local", "huggingface")
+# Data-centre assumptions for models estimated from parameter counts (EcoLogits' open-weight host figures).
+PARAMS_PROVIDER = "huggingface_hub"
+
+
+@dataclass(frozen=True)
+class EcoRange:
+    """EcoLogits' result for one call. Grams CO2e and kWh (min–max); ``how`` names the path taken."""
+
+    g_min: float
+    g_max: float
+    kwh_min: float
+    kwh_max: float
+    how: str
+    zone: str
+    warnings: tuple[str, ...] = field(default_factory=tuple)
+
+
+@functools.cache
+def _lib() -> ModuleType:
+    """``ecologits.tracers.utils``, imported without leaving a changed logger class behind."""
+    previous = logging.getLoggerClass()
+    try:
+        from ecologits.tracers import utils
+    finally:
+        logging.setLoggerClass(previous)
+    logging.getLogger("ecologits").setLevel(logging.ERROR)
+    return utils
+
+
+def zone() -> str:
+    """The electricity-mix zone in force (``LLMLAB_COUNTRY``, default WOR); ConfigError if EcoLogits lacks it."""
+    value = (settings.get(COUNTRY_ENV) or DEFAULT_ZONE).strip().upper()
+    if _lib().electricity_mixes.find_electricity_mix(zone=value) is None:
+        raise ConfigError(f"{COUNTRY_ENV}={value!r} is not an electricity-mix zone EcoLogits knows",
+                          hint="Use an ISO 3166-1 alpha-3 country code such as FRA, DEU or USA, or WOR for "
+                               "the world average.")
+    return value
+
+
+def _catalog_info(provider: str, model: str) -> catalog.ModelInfo | None:
+    try:
+        p = catalog.provider(provider)
+    except ConfigError:
+        return None
+    return p.models.get(model)
+
+
+def registry_candidates(provider: str, model: str, model_reported: str | None = None) -> list[tuple[str, str]]:
+    """(EcoLogits provider, model name) pairs to look up, best first."""
+    out: list[tuple[str, str]] = []
+    info = _catalog_info(provider, model)
+    if info and info.ecologits:
+        eco_provider, _, name = info.ecologits.partition("/")
+        out.append((eco_provider, name))
+    names = [n for n in (model_reported, model) if n]
+    mapped = PROVIDER_MAP.get(provider)
+    if mapped:
+        out += [(mapped, n) for n in names]
+        out += [(mapped, v) for n in names for v in variants(n)]
+    if provider in HUB_HOSTS or not mapped:
+        for n in names:
+            vendor, _, rest = n.partition("/")
+            if rest and vendor in PROVIDER_MAP:  # e.g. openrouter's "openai/gpt-4.1-mini"
+                out.append((PROVIDER_MAP[vendor], rest))
+                out += [(PROVIDER_MAP[vendor], v) for v in variants(rest)]
+            out.append(("huggingface_hub", n))
+    return list(dict.fromkeys(out))
+
+
+def find_registry(provider: str, model: str, model_reported: str | None = None) -> tuple[str, str] | None:
+    """The first registry entry that exists for this model, or None."""
+    models = _lib().models
+    for eco_provider, name in registry_candidates(provider, model, model_reported):
+        if eco_provider in _lib().PROVIDER_CONFIG_MAP and models.find_model(eco_provider, name) is not None:
+            return eco_provider, name
+    return None
+
+
+def _bounds(value: object) -> tuple[float, float]:
+    low, high = getattr(value, "min", value), getattr(value, "max", value)
+    return float(low), float(high)  # type: ignore[arg-type]
+
+
+def _result(impacts: object, how: str, zone_: str) -> EcoRange:
+    g_min, g_max = _bounds(impacts.gwp.value)  # type: ignore[attr-defined]
+    kwh_min, kwh_max = _bounds(impacts.energy.value)  # type: ignore[attr-defined]
+    notes = tuple(str(w.message) for w in (getattr(impacts, "warnings", None) or []))
+    return EcoRange(g_min * 1000, g_max * 1000, kwh_min, kwh_max, how, zone_, notes)
+
+
+def from_parameters(active_b: float, total_b: float, output_tokens: int, latency_s: float | None = None,
+                    zone_: str | None = None) -> EcoRange:
+    """EcoLogits' core with given parameter counts (billions); data-centre figures of open-weight hosts."""
+    lib = _lib()
+    zone_ = zone_ or zone()
+    mix = lib.electricity_mixes.find_electricity_mix(zone=zone_)
+    config = lib.PROVIDER_CONFIG_MAP[PARAMS_PROVIDER]
+    impacts = lib.compute_llm_impacts(
+        model_active_parameter_count=active_b, model_total_parameter_count=total_b,
+        output_token_count=output_tokens, request_latency=latency_s if latency_s else math.inf,
+        if_electricity_mix_adpe=mix.adpe, if_electricity_mix_pe=mix.pe, if_electricity_mix_gwp=mix.gwp,
+        if_electricity_mix_wue=mix.wue, datacenter_pue=config.datacenter_pue, datacenter_wue=config.datacenter_wue)
+    return _result(impacts, f"parameters {active_b:g}B active / {total_b:g}B total", zone_)
+
+
+def estimate(provider: str, model: str, output_tokens: int | None, latency_s: float | None = None,
+             model_reported: str | None = None) -> EcoRange | str:
+    """EcoLogits' range for one call, or the reason there is none (a string)."""
+    if output_tokens is None:
+        return "EcoLogits: the provider reported no output token count"
+    zone_ = zone()
+    found = find_registry(provider, model, model_reported)
+    if found is not None:
+        impacts = _lib().llm_impacts(found[0], found[1], output_tokens, latency_s if latency_s else math.inf,
+                                     electricity_mix_zone=zone_)
+        if impacts.gwp is not None and impacts.energy is not None:
+            return _result(impacts, f"registry {found[0]}/{found[1]}", zone_)
+    info = _catalog_info(provider, model)
+    if info and info.params_b:
+        return from_parameters(info.active_b or info.params_b, info.params_b, output_tokens, latency_s, zone_)
+    return (f"EcoLogits: '{model}' is not in its registry and the catalog has no parameter count "
+            f"(add params_b/active_b to assets/models.yaml)")
