@@ -11,7 +11,7 @@ import sys
 
 from .errors import LabError
 
-COMMANDS = ["keys", "models", "ask"]
+COMMANDS = ["keys", "models", "ask", "chat"]
 
 
 def parser() -> argparse.ArgumentParser:
