@@ -1,0 +1,1 @@
+"""LLM Lab test suite."""
