@@ -11,7 +11,7 @@ import sys
 
 from .errors import LabError
 
-COMMANDS = ["keys", "models", "ask", "chat"]
+COMMANDS = ["keys", "models", "ask", "chat", "local", "ollama"]
 
 
 def parser() -> argparse.ArgumentParser:

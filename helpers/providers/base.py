@@ -43,6 +43,8 @@ class Request:
         from .. import settings
 
         value = self.params.get("max_retries")
+        if value is None and self.provider.local and settings.get("LLMLAB_MAX_RETRIES") is None:
+            return 0  # a local server that refuses the connection is not running: say so at once
         return settings.max_retries() if value is None else int(value)
 
     def blank_answer(self) -> Answer:

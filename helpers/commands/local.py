@@ -1,0 +1,55 @@
+"""`llmlab local serve|status|stop`: the bundled llama.cpp engine."""
+
+from __future__ import annotations
+
+import argparse
+
+from .. import local_engine, settings
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("local", help="start, inspect or stop the bundled offline engine (local/smollm2)",
+                       description="Manage the bundled llama.cpp engine that answers local/… models offline. "
+                                   "Asking local/smollm2 starts it on demand (stopped when that process exits); "
+                                   "`serve` keeps it running for every process until `stop`.")
+    actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    serve = actions.add_parser("serve", help="start the engine (waits until it answers) and keep it running")
+    serve.add_argument("--port", type=int, help=f"loopback port (default: LLMLAB_LOCAL_PORT or "
+                                                f"{local_engine.DEFAULT_PORT})")
+    serve.add_argument("--model", default=local_engine.DEFAULT_ALIAS,
+                       help="smollm2 (the bundled model, or LLMLAB_LOCAL_MODEL) or a path to a .gguf file")
+    serve.add_argument("--timeout", type=float, default=local_engine.START_TIMEOUT,
+                       help="seconds to wait until it answers")
+    actions.add_parser("status", help="show the running engine (model, port, pid)")
+    actions.add_parser("stop", help="stop the engine; no process is left behind")
+    p.set_defaults(run=run)
+
+
+def describe(state: local_engine.EngineState) -> str:
+    kept = "until `local stop`" if state.persistent else f"until process {state.started_by} exits"
+    return (f"model  local/{state.alias}  ({state.model})\n"
+            f"url    {state.base_url}\npid    {state.pid}\nkept   {kept}\nlog    {state.log}")
+
+
+def run(args: argparse.Namespace) -> int:
+    external = settings.get("LOCAL_BASE_URL")
+    if external:
+        print(f"LOCAL_BASE_URL={external}: local/… models use that server; LLM Lab neither starts nor stops it.")
+        return 0 if args.action != "status" or local_engine.answers(external) else 1
+    if args.action == "serve":
+        state, started = local_engine.serve(args.model, args.port, args.timeout)
+        print(("started the local engine" if started else "the local engine is already running") + "\n"
+              + describe(state))
+        return 0
+    if args.action == "status":
+        state = local_engine.status()
+        if state is None:
+            print("the local engine is not running (asking local/smollm2 starts it; or `local serve`)")
+            return 1
+        healthy = local_engine.answers(state.base_url)
+        print(describe(state) + ("" if healthy else "\n⚠ the process runs but does not answer on its port"))
+        return 0 if healthy else 1
+    state = local_engine.stop()
+    print("no local engine was running" if state is None else f"stopped the local engine (pid {state.pid}, "
+                                                                f"port {state.port})")
+    return 0
