@@ -18,6 +18,8 @@ from . import catalog, cost, errors, keys
 from . import spec as specs
 from . import store as run_log
 from .answer import Answer
+from .emissions import estimates as emissions
+from .emissions import budget, local_measure
 from .providers import adapter
 from .providers.base import Request
 
@@ -146,6 +148,8 @@ def _finish(prepared: Prepared, answer: Answer, started: float, store: run_log.S
             answer.cost_usd, answer.cost_note = cost.price(answer)
         else:
             answer.cost_usd, answer.cost_note = None, "the provider reported no token usage"
+        emissions.annotate(answer)  # remote estimates; cache hits keep their stored figures
+        budget.settle(prepared.request, answer)
     store.log(answer, request_hash=prepared.hash, run_id=run_id, cell=cell, cache_hit=cache_hit)
     return answer
 
@@ -172,7 +176,9 @@ def ask(spec: str | specs.ModelSpec, prompt: Any = None, *, system: str | None =
     try:
         if prepared.missing_key:
             raise prepared.missing_key
-        answer = adapter(prepared.request.provider.api).complete(prepared.request)
+        budget.admit(prepared.request)
+        request = prepared.request
+        answer = local_measure.call(request.provider.local, lambda: adapter(request.provider.api).complete(request))
     except errors.LabError as exc:
         answer = _failed(prepared, exc, started)
     answer = _finish(prepared, answer, started, store, run_id, cell)
@@ -193,8 +199,10 @@ async def ask_async(spec: str | specs.ModelSpec, prompt: Any = None, *, system: 
     try:
         if prepared.missing_key:
             raise prepared.missing_key
+        budget.admit(prepared.request)
         module = adapter(prepared.request.provider.api)
-        answer = await module.acomplete(prepared.request)
+        answer = await local_measure.acall(prepared.request.provider.local,
+                                           lambda: module.acomplete(prepared.request))
     except errors.LabError as exc:
         answer = _failed(prepared, exc, started)
     answer = _finish(prepared, answer, started, store, run_id, cell)

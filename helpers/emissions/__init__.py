@@ -9,6 +9,6 @@ Importing this package imports no estimation library (each loads on first use).
 
 from __future__ import annotations
 
-from .annotate import annotate, estimate
+from .estimates import annotate, estimate
 
 __all__ = ["annotate", "estimate"]

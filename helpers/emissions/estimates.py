@@ -7,6 +7,7 @@ for an unknown model or zone: the reason lands in ``Emissions.notes``.
 
 from __future__ import annotations
 
+from .. import catalog
 from ..answer import Answer, Emissions
 from ..errors import LabError
 from . import ecologits_estimate, factors
@@ -64,10 +65,18 @@ def estimate(provider: str, model: str, prompt_tokens: int | None, completion_to
     return emissions
 
 
+def _recorded(provider: str) -> bool:
+    try:
+        return catalog.provider(provider).offline
+    except LabError:
+        return False
+
+
 def annotate(answer: Answer) -> None:
     """Put the remote estimates on an answer; a local measurement already on it is kept."""
+    latency = None if _recorded(answer.provider) else answer.latency_s  # a replay's timing is not the model's
     figures = estimate(answer.provider, answer.model, answer.usage.prompt_tokens, answer.usage.completion_tokens,
-                       answer.latency_s, answer.model_reported)
+                       latency, answer.model_reported)
     figures.measured_g, figures.measured_kwh = answer.emissions.measured_g, answer.emissions.measured_kwh
     figures.notes = [*answer.emissions.notes, *figures.notes]
     answer.emissions = figures
