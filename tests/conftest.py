@@ -29,6 +29,7 @@ def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     monkeypatch.setenv("LLMLAB_DB", str(tmp_path / "llmlab.db"))
     monkeypatch.setenv("LLMLAB_ENV_FILE", str(tmp_path / "no-such.env"))
     monkeypatch.setenv("LLMLAB_HOME", str(tmp_path))
+    monkeypatch.setenv("LLMLAB_MEASURE_LOCAL", "0")  # CodeCarbon around local calls: off unless a test turns it on
     monkeypatch.setattr(settings, "_loaded_from", None)  # forget any .env loaded by an earlier test
     return tmp_path
 
