@@ -18,6 +18,7 @@ PROVIDER_ENV_VARS: list[str] = [
     "GROQ_API_KEY", "GROK_API_KEY", "XAI_API_KEY", "OPENROUTER_API_KEY",
     "OPENAI_BASE_URL", "ANTHROPIC_BASE_URL", "GEMINI_BASE_URL", "GOOGLE_BASE_URL", "DEEPSEEK_BASE_URL",
     "GROQ_BASE_URL", "GROK_BASE_URL", "OPENROUTER_BASE_URL", "OLLAMA_BASE_URL", "LOCAL_BASE_URL",
+    "LLMLAB_LOCAL_MODEL", "LLMLAB_MAX_RETRIES",
 ]
 
 
@@ -61,3 +62,33 @@ def fake_ollama() -> Iterator[FakeOllama]:
     """A started Ollama stand-in with llama3.2:latest installed; native API at `.root_url`."""
     with FakeOllama() as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def _engine_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """One real bundled engine (SmolLM2 via llama.cpp) on a free port, for the whole session."""
+    from helpers import local_engine
+
+    folder = tmp_path_factory.mktemp("engine")
+    state = local_engine.launch(local_engine.bundled_model(), local_engine.free_port(), "smollm2",
+                                folder / "engine.log")
+    yield state
+    local_engine.terminate(state.pid)
+
+
+@pytest.fixture
+def local_engine(_engine_process: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The session's real engine, with LOCAL_BASE_URL pointing at it (local/smollm2 answers through it)."""
+    monkeypatch.setenv("LOCAL_BASE_URL", _engine_process.base_url)
+    return _engine_process
+
+
+@pytest.fixture(autouse=True)
+def _no_engine_left(isolated_env: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """An engine started on demand in a test gets a free port and is stopped when the test ends."""
+    from helpers import local_engine
+
+    monkeypatch.setenv("LLMLAB_LOCAL_PORT", str(local_engine.free_port()))
+    yield
+    if (isolated_env / "engine.json").exists():
+        local_engine.stop()
