@@ -29,7 +29,8 @@ def _not_running(root: str, exc: Exception) -> errors.LabError:
     return describe(request, None, str(exc), exc)
 
 
-def _http(method: str, path: str, url: str | None, timeout: float = TIMEOUT, **kwargs: Any) -> Any:
+def _http(method: str, path: str, url: str | None, timeout: float = TIMEOUT, check: bool = True,
+          **kwargs: Any) -> Any:
     """One native call; connection failures become the 'Ollama is not running' error."""
     import httpx
 
@@ -41,6 +42,8 @@ def _http(method: str, path: str, url: str | None, timeout: float = TIMEOUT, **k
                                    hint="It may be loading a model; try again.") from exc
     except httpx.TransportError as exc:
         raise _not_running(root, exc) from exc
+    if not check:
+        return response
     if response.status_code == 404:
         raise errors.UnknownModelError(f"Ollama: {_error_text(response)}",
                                        hint="Install it with `python -m helpers ollama pull MODEL`.")
@@ -73,7 +76,7 @@ def status(url: str | None = None, timeout: float = 2.0) -> Status:
     """Ask ``GET /`` (answers "Ollama is running") and ``/api/version``. Never raises for a dead server."""
     root = root_url(url)
     try:
-        text = _http("GET", "/", url, timeout).text
+        text = _http("GET", "/", url, timeout, check=False).text
     except errors.LabError as exc:
         return Status(running=False, url=root, message=str(exc))
     if "ollama is running" not in text.lower():
