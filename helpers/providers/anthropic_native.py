@@ -1,0 +1,238 @@
+"""Adapter for Anthropic's Messages API through the official ``anthropic`` SDK.
+
+The API differs from the OpenAI protocol in ways students meet at once: the system prompt is a separate
+``system`` field, ``max_tokens`` is required, reasoning is "extended thinking" with a token budget, and
+prompt caching is explicit (``cache_control`` blocks). A cache write costs more than plain input and a
+read much less; prompts shorter than the model's minimum cacheable length are simply not cached.
+
+anthropic 2.x sends ``anthropic-version: 2026-10-21``, which has no sampling parameters: the SDK dropped
+``temperature``/``top_p``/``top_k`` (that API version is reported to refuse them with a 400, even at their
+defaults). They are not sent; ``answer.extra["ignored_params"]`` lists what was left out.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from .. import errors
+from ..answer import Answer, Usage
+from .base import Request, StreamState, cached_client, describe, fill, sdk_message
+
+DEFAULT_MAX_TOKENS = 1024
+THINKING_BUDGET = {"low": 1024, "medium": 4096, "high": 16384}  # none / minimal: no thinking
+EPHEMERAL = {"type": "ephemeral"}
+FINISH = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length", "tool_use": "tool_calls"}
+UNSUPPORTED = ("temperature", "top_p", "seed", "frequency_penalty", "presence_penalty")
+
+
+def client(request: Request, use_async: bool = False) -> Any:
+    """A cached anthropic client for this base URL, key, timeout and retry count (async: per event loop)."""
+    import anthropic
+
+    cls = anthropic.AsyncAnthropic if use_async else anthropic.Anthropic
+    return cached_client(request, "anthropic", lambda key: cls(api_key=key, base_url=request.base_url,
+                                                               timeout=request.timeout,
+                                                               max_retries=request.max_retries), use_async)
+
+
+def _text_of(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    return "".join(b.get("text", "") for b in content or [] if isinstance(b, dict) and b.get("type") == "text")
+
+
+def _with_cache_mark(content: Any) -> list[dict[str, Any]]:
+    """Content as a list of blocks whose last block carries ``cache_control``."""
+    blocks = [{"type": "text", "text": content}] if isinstance(content, str) else [dict(b) for b in content]
+    if blocks:
+        blocks[-1]["cache_control"] = dict(EPHEMERAL)
+    return blocks
+
+
+def convert(messages: list[dict[str, Any]], cache: bool = False) -> tuple[Any, list[dict[str, Any]]]:
+    """(system, messages) for the Messages API: system/developer messages joined into the system field.
+
+    With ``cache`` the system prompt becomes a cached text block and the last block of the first user
+    message is marked too, so a long static document sent there is written once and then read cheaply.
+    """
+    system_parts: list[str] = []
+    out: list[dict[str, Any]] = []
+    for m in messages:
+        if m["role"] in ("system", "developer"):
+            system_parts.append(_text_of(m["content"]))
+        else:
+            out.append({"role": m["role"], "content": m["content"]})
+    system: Any = "\n\n".join(p for p in system_parts if p) or None
+    if cache:
+        if system:
+            system = [{"type": "text", "text": system, "cache_control": dict(EPHEMERAL)}]
+        first_user = next((m for m in out if m["role"] == "user"), None)
+        if first_user is not None:
+            first_user["content"] = _with_cache_mark(first_user["content"])
+    return system, out
+
+
+def body(request: Request) -> dict[str, Any]:
+    """Keyword arguments for ``messages.create`` (the JSON body, plus ``extra_body``)."""
+    p = request.params
+    system, messages = convert(request.messages, bool(p.get("cache_prompt")))
+    max_tokens = p.get("max_tokens") or DEFAULT_MAX_TOKENS
+    out: dict[str, Any] = {"model": request.model, "messages": messages, "max_tokens": max_tokens}
+    if system:
+        out["system"] = system
+    if p.get("stop"):
+        out["stop_sequences"] = [p["stop"]] if isinstance(p["stop"], str) else list(p["stop"])
+    budget = THINKING_BUDGET.get(p.get("reasoning_effort") or "")
+    if budget:
+        # The budget counts inside max_tokens, so the answer keeps the room the caller asked for.
+        out["thinking"] = {"type": "enabled", "budget_tokens": budget}
+        out["max_tokens"] = budget + max_tokens
+    if p.get("extra_body"):
+        out["extra_body"] = p["extra_body"]
+    return out
+
+
+def parse_usage(raw: Any) -> Usage:
+    """Our Usage from Anthropic's: the prompt is input + cache reads + cache writes (all of it)."""
+    if raw is None:
+        return Usage()
+    data = raw if isinstance(raw, dict) else raw.model_dump()
+    fresh, read, write = (data.get(k) for k in ("input_tokens", "cache_read_input_tokens",
+                                                 "cache_creation_input_tokens"))
+    details = data.get("output_tokens_details") or {}
+    prompt = None if fresh is None and read is None and write is None else (fresh or 0) + (read or 0) + (write or 0)
+    return Usage(prompt_tokens=prompt, completion_tokens=data.get("output_tokens"), cached_tokens=read,
+                 cache_write_tokens=write, reasoning_tokens=details.get("thinking_tokens"))
+
+
+def _finish(stop_reason: str | None) -> str | None:
+    return FINISH.get(stop_reason or "", stop_reason)
+
+
+def _prepare(request: Request, answer: Answer) -> dict[str, Any]:
+    ignored = [name for name in UNSUPPORTED if request.params.get(name) is not None]
+    if ignored:
+        answer.extra["ignored_params"] = ignored  # the Messages API has no such parameters
+    return body(request)
+
+
+def from_message(answer: Answer, message: Any) -> Answer:
+    """Fill the answer from a whole Message: text blocks are the answer, thinking blocks the reasoning."""
+    if getattr(message, "content", None) is None:
+        raise errors.MalformedResponse(f"{answer.spec} returned no message content",
+                                       hint="The server's response is not an Anthropic message; check the base URL.")
+    text, thoughts = [], []
+    for block in message.content:
+        kind = getattr(block, "type", None)
+        if kind == "text":
+            text.append(block.text)
+        elif kind == "thinking":  # redacted_thinking blocks carry no readable text
+            thoughts.append(block.thinking)
+    return fill(answer, "".join(text), "\n\n".join(thoughts), message.model, _finish(message.stop_reason),
+                parse_usage(message.usage))
+
+
+class _Stream(StreamState):
+    """Accumulates Messages API stream events (message_start, content_block_delta, message_delta…)."""
+
+    def __init__(self, start: float, on_text: Any = None) -> None:
+        super().__init__(start, on_text)
+        self.raw_usage: dict[str, Any] = {}
+
+    def add_event(self, event: Any) -> None:
+        kind = getattr(event, "type", None)
+        if kind == "message_start":
+            self.model = event.message.model
+            self.raw_usage = event.message.usage.model_dump(exclude_none=True)
+        elif kind == "content_block_start" and getattr(event.content_block, "type", None) == "text":
+            self.add(event.content_block.text or "")
+        elif kind == "content_block_delta":
+            delta = event.delta
+            if delta.type == "text_delta":
+                self.add(delta.text)
+            elif delta.type == "thinking_delta":
+                self.add(thought=delta.thinking)
+        elif kind == "message_delta":
+            self.finish = _finish(event.delta.stop_reason) or self.finish
+            self.raw_usage.update(event.usage.model_dump(exclude_none=True))  # cumulative counts
+        else:
+            return
+        self.usage = parse_usage(self.raw_usage) if self.raw_usage else self.usage
+
+
+def _errors() -> tuple[type[BaseException], ...]:
+    import anthropic
+    import httpx2
+
+    return (anthropic.APIError, httpx2.HTTPError, ValueError, AttributeError, TypeError, KeyError)
+
+
+def _map(request: Request, exc: Exception) -> errors.LabError:
+    import anthropic
+    import httpx2
+
+    if isinstance(exc, errors.LabError):
+        return exc
+    if isinstance(exc, anthropic.APIStatusError):
+        # An error event inside a 200 stream (e.g. overloaded_error) is a server failure.
+        status = exc.status_code if exc.status_code >= 400 else 500
+        return describe(request, status, sdk_message(exc), exc)
+    if isinstance(exc, (anthropic.APITimeoutError, httpx2.TimeoutException)):
+        return describe(request, None, "timed out", TimeoutError())
+    if isinstance(exc, (anthropic.APIConnectionError, httpx2.TransportError)):
+        return describe(request, None, str(exc), exc)
+    return errors.MalformedResponse(f"{request.spec}: the response could not be read ({type(exc).__name__}: "
+                                    f"{str(exc)[:200]})", hint="Check that the base URL is Anthropic's API.")
+
+
+def complete(request: Request) -> Answer:
+    """One blocking call."""
+    answer, start = request.blank_answer(), time.perf_counter()
+    try:
+        kwargs = _prepare(request, answer)
+        sdk = client(request)
+        if not (request.params.get("stream") or request.on_text is not None):
+            return from_message(answer, sdk.messages.create(**kwargs))
+        events = sdk.messages.create(**kwargs, stream=True)
+        state, cut = _Stream(start, request.on_text), None
+        try:
+            for event in events:
+                state.add_event(event)
+        except _errors() as exc:
+            if not state.text:
+                raise  # nothing arrived: report the real error (e.g. an overloaded_error event)
+            cut = exc
+        return state.finish_answer(answer, cut)
+    except _errors() as exc:
+        raise _map(request, exc) from exc
+
+
+async def acomplete(request: Request) -> Answer:
+    """One call without blocking the event loop."""
+    answer, start = request.blank_answer(), time.perf_counter()
+    try:
+        kwargs = _prepare(request, answer)
+        sdk = client(request, use_async=True)
+        if not (request.params.get("stream") or request.on_text is not None):
+            return from_message(answer, await sdk.messages.create(**kwargs))
+        events = await sdk.messages.create(**kwargs, stream=True)
+        state, cut = _Stream(start, request.on_text), None
+        try:
+            async for event in events:
+                state.add_event(event)
+        except _errors() as exc:
+            if not state.text:
+                raise
+            cut = exc
+        return state.finish_answer(answer, cut)
+    except _errors() as exc:
+        raise _map(request, exc) from exc
+
+
+def list_models(request: Request) -> list[str]:
+    """Model ids from ``GET /v1/models`` (all pages)."""
+    try:
+        return sorted(m.id for m in client(request).models.list())
+    except _errors() as exc:
+        raise _map(request, exc) from exc
