@@ -11,7 +11,7 @@ import sys
 
 from .errors import LabError
 
-COMMANDS = ["keys", "models", "ask", "chat", "local", "ollama"]
+COMMANDS = ["keys", "models", "ask", "chat", "local", "ollama", "compare", "runs"]
 
 
 def parser() -> argparse.ArgumentParser:

@@ -272,3 +272,14 @@ def judged(grade_: Grade, verdict_text: str | None, judge_error: str | None = No
     if verdict is None:
         return Grade(None, grade_.extracted, "the judge gave no verdict")
     return Grade(verdict, grade_.extracted, "judged")
+
+
+def answer_key(puzzle: Puzzle, text: str, extracted: str | None) -> str:
+    """A key under which equal answers meet for a majority vote: 2/3, 0.667 and 66.7% share one."""
+    if puzzle.grader == "numeric":
+        q, expected = final_number(text), quantities.parse_expected(puzzle.answer or "")
+        if q is not None and expected is not None and quantities.matches(expected, q, puzzle.tolerance):
+            return normalize(puzzle.answer or "")
+        if q is not None:
+            return f"{q.value:.6g} {q.dimension or ''}".strip()
+    return normalize(extracted if extracted is not None else final_answer(text))

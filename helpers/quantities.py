@@ -30,10 +30,11 @@ _NUMBER = re.compile(
     rf"(?:\s?(?P<unit>{_UNIT_RE})(?![\w]))?",
     re.IGNORECASE,
 )
-_CARDINALS = {w: i for i, w in enumerate(
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
-    "seventeen eighteen nineteen twenty".split())}
-_CARDINALS.update({w: 10 * (i + 3) for i, w in enumerate("thirty forty fifty sixty seventy eighty ninety".split())})
+_CARDINALS = {w: i for i, w in enumerate((
+    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
+    "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty"))}
+_CARDINALS.update({w: 10 * (i + 3) for i, w in
+                   enumerate(("thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"))})
 _ORDINALS = {"half": 2, "halves": 2, "third": 3, "thirds": 3, "quarter": 4, "quarters": 4, "fourth": 4,
              "fourths": 4, "fifth": 5, "fifths": 5, "sixth": 6, "sixths": 6, "eighth": 8, "eighths": 8,
              "tenth": 10, "tenths": 10}
@@ -118,7 +119,7 @@ def find(text: str) -> list[Quantity]:
     return out
 
 
-def parse_expected(text: str | float | int) -> Quantity | None:
+def parse_expected(text: str | float) -> Quantity | None:
     """The expected answer of a numeric puzzle ('2/3', '4 mm', '$90', 55); None if it is not one number."""
     found = find(words_to_digits(str(text).strip()))
     if len(found) != 1:

@@ -1,0 +1,90 @@
+"""`llmlab compare`: models × puzzles × repeats, graded, costed, resumable; `--replay` re-renders a stored run."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .. import grid, llm
+from ..errors import ConfigError
+
+NEW_RUN_ONLY = ("puzzles", "models", "repeat", "max_tokens", "temperature", "reasoning_effort", "timeout",
+                "stream", "judge")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "compare", help="compare models on reasoning puzzles (graded, costed, resumable)",
+        description="Ask every model every puzzle (--repeat times), concurrently, and grade the final answers. "
+                    "Every answer lands in the run log as it arrives; the run id is printed first so an "
+                    "interrupted run can be finished with --resume. Without -m: each provider whose key is set "
+                    "(its default model), else the offline model local/smollm2. Without --puzzles: the course set.")
+    p.add_argument("--puzzles", metavar="FILE", help="a puzzle YAML file, or a shipped set: course (default), "
+                                                     "known_answers")
+    p.add_argument("-m", "--model", action="append", dest="models", metavar="SPEC",
+                   help="provider/model-id[@param=value], repeatable; variants side by side, e.g. "
+                        "-m openai/gpt-5-nano@reasoning_effort=minimal -m openai/gpt-5-nano@reasoning_effort=low")
+    p.add_argument("--repeat", type=int, help="ask each puzzle N times per model (majority answer, agreement)")
+    p.add_argument("--concurrency", type=int, help=f"calls in flight at once (default {grid.DEFAULT_CONCURRENCY})")
+    p.add_argument("--per-provider", type=int, help=f"calls in flight per provider (default "
+                                                    f"{grid.DEFAULT_PER_PROVIDER}; 1 for local engines)")
+    p.add_argument("--no-cache", action="store_true", help="ask again even when the run log holds the answer "
+                                                          "(the new answers are still recorded)")
+    p.add_argument("--report", metavar="DIR", help="write report.md, PNG charts and cells.csv into DIR")
+    p.add_argument("--resume", metavar="RUN_ID", help="finish a stored run: ask only the cells with no answer")
+    p.add_argument("--replay", metavar="RUN_ID", help="show a stored run again from the run log (no call)")
+    p.add_argument("--max-usd", type=float, help="stop before a call that could take the run over X US dollars")
+    p.add_argument("--max-gco2e", type=float, help="stop before a call that could take the run over X g CO2e")
+    p.add_argument("--max-tokens", type=int, help="output token limit per answer (also the budget estimate)")
+    p.add_argument("-t", "--temperature", type=float)
+    p.add_argument("--reasoning-effort", choices=list(llm.REASONING_EFFORTS))
+    p.add_argument("--timeout", type=float, help="seconds per request")
+    p.add_argument("--stream", action="store_true", help="stream answers to measure time to first token")
+    p.add_argument("--judge", metavar="SPEC", help="the model that grades puzzles whose grader is 'judge'")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(run=run)
+
+
+def _params(args: argparse.Namespace) -> dict:
+    params = {"max_tokens": args.max_tokens, "temperature": args.temperature,
+              "reasoning_effort": args.reasoning_effort, "timeout": args.timeout, "stream": args.stream or None}
+    return {k: v for k, v in params.items() if v is not None}
+
+
+def _check_modes(args: argparse.Namespace) -> None:
+    if args.resume and args.replay:
+        raise ConfigError("--resume and --replay do not go together", hint="Pick one.")
+    stored = args.resume or args.replay
+    given = [n for n in NEW_RUN_ONLY if getattr(args, n) not in (None, False)]
+    if stored and given:
+        flags = ", ".join("--" + n.replace("_", "-") if n != "models" else "-m" for n in given)
+        raise ConfigError(f"{flags} cannot change a stored run",
+                          hint="A resumed or replayed run keeps its models, puzzles and parameters; start a new run "
+                               "to change them.")
+
+
+def run(args: argparse.Namespace) -> int:
+    from .. import compare, report, results
+
+    _check_modes(args)
+    progress = not args.no_progress and sys.stderr.isatty()
+    if args.replay:
+        result = results.load(args.replay)
+        print(f"run id: {result.run_id} (replayed from the run log, no call made)")
+    elif args.resume:
+        result = compare.resume(args.resume, progress=progress, concurrency=args.concurrency,
+                                per_provider=args.per_provider, use_cache=False if args.no_cache else None,
+                                max_usd=args.max_usd, max_gco2e=args.max_gco2e)
+    else:
+        options = {k: v for k, v in {"repeat": args.repeat, "concurrency": args.concurrency,
+                                     "per_provider": args.per_provider, "max_usd": args.max_usd,
+                                     "max_gco2e": args.max_gco2e, "judge": args.judge}.items() if v is not None}
+        result = compare.compare(args.models or grid.default_models(), args.puzzles or "course", progress=progress,
+                                 use_cache=not args.no_cache, **options, **_params(args))
+    print()
+    print(result.table())
+    if args.report:
+        path = report.write(result, args.report)
+        print(f"\nreport: {path} (charts and cells.csv beside it)")
+    print(f"\nrun id: {result.run_id} · replay: python -m helpers compare --replay {result.run_id}")
+    return 1 if result.stopped else 0

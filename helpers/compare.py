@@ -1,0 +1,169 @@
+"""The comparison runner: models × puzzles × repeats, concurrent, graded, costed, resumable.
+
+    from helpers.compare import compare
+    result = compare(["openai/gpt-4.1-mini", "local/smollm2"], "course", repeat=3)
+    result.summary()
+
+Every answer is written to the run log as it lands, as cell ``"<spec>|<puzzle id>|<repeat>"`` of a run
+whose config (models, the puzzles themselves, parameters) is saved in ``runs.config``; ``resume(run_id)``
+asks only the cells that hold no answer yet. A failed call becomes an error row and the run goes on.
+Repeats are distinct samples: with the cache on, repeat *r* reuses the *r*-th newest earlier answer to the
+same request (from other runs), so a cached re-run sends no request at all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Sequence
+from typing import IO, Any
+
+from . import llm
+from . import store as run_log
+from .answer import Answer
+from .errors import ConfigError
+from .grid import Cell, CompareConfig, Outcome, load_config, make_config, start
+from .puzzles import Puzzle, PuzzleSet
+from .run_budget import RunBudget
+
+
+def cached_sample(store: run_log.Store, request_hash: str, nth: int, exclude_run: str) -> Answer | None:
+    """The ``nth`` newest original (not itself cached) successful answer to a request, from other runs."""
+    row = store.connect().execute(
+        "SELECT * FROM calls WHERE request_hash=? AND error IS NULL AND incomplete=0 AND text != '' "
+        "AND cache_hit=0 AND run_id != ? ORDER BY id DESC LIMIT 1 OFFSET ?",
+        (request_hash, exclude_run, nth)).fetchone()
+    return run_log.answer_from_row(row) if row else None
+
+
+class Runner:
+    """Runs the missing cells of one run (a new one, or one being resumed)."""
+
+    def __init__(self, config: CompareConfig, run_id: str, store: run_log.Store, *, progress: bool = True,
+                 out: IO[str] | None = None) -> None:
+        self.config, self.run_id, self.store = config, run_id, store
+        self.progress, self.out = progress, out or sys.stdout
+        self.outcome = Outcome(run_id)
+        self.budget = RunBudget(config.max_usd, config.max_gco2e)
+        self.budget.check_known([*config.models, *([config.judge] if config.judge else [])])
+        self.budget.add_spent(store.calls(run_id, where="cache_hit=0"))
+        self._bar: Any = None
+
+    def todo(self) -> list[tuple[Cell, bool, bool]]:
+        """(cell, needs an answer, needs a verdict) for every cell that is not finished."""
+        done = self.store.answered_cells(self.run_id)
+        out = []
+        for cell in self.config.cells():
+            ask = cell.key not in done
+            judge = cell.puzzle.grader == "judge" and cell.judge_key not in done
+            if ask or judge:
+                out.append((cell, ask, judge))
+        return out
+
+    async def run(self) -> Outcome:
+        from tqdm.auto import tqdm
+
+        work = self.todo()
+        limits = {c.provider: asyncio.Semaphore(self.config.limit_for(c.provider)) for c, _, _ in work}
+        everyone = asyncio.Semaphore(self.config.concurrency)
+        self._bar = tqdm(total=len(work), desc=f"compare {self.run_id}", unit="cell", file=sys.stderr,
+                         disable=not self.progress, leave=False)
+        try:
+            await asyncio.gather(*(self._one(c, ask, judge, limits[c.provider], everyone) for c, ask, judge in work))
+        finally:
+            self._bar.close()
+        return self.outcome
+
+    async def _one(self, cell: Cell, ask: bool, judge: bool, mine: asyncio.Semaphore,
+                   everyone: asyncio.Semaphore) -> None:
+        async with mine, everyone:  # provider slot first, so a busy provider never holds a global slot
+            if self.outcome.stopped:
+                self.outcome.not_run += 1
+                return
+            answer = await self._answer(cell) if ask else self._stored(cell.key)
+            if judge and answer is not None and answer.ok and not self.outcome.stopped:
+                await self._judge(cell, answer)
+        self._bar.update(1)
+        self._bar.set_postfix(errors=self.outcome.errors, cached=self.outcome.cached, refresh=False)
+
+    def _stored(self, key: str) -> Answer | None:
+        rows = self.store.calls(self.run_id, where="cell=? AND error IS NULL", args=(key,))
+        return run_log.answer_from_row(rows[-1]) if rows else None
+
+    async def _call(self, spec: str, prompt: str, system: str | None, key: str, nth: int,
+                    params: dict[str, Any]) -> Answer | None:
+        """One call through the cache and the budget; None when the budget stopped the run."""
+        prepared = llm.prepare(spec, prompt, system, **params)
+        hit = cached_sample(self.store, prepared.hash, nth, self.run_id) if self.config.use_cache else None
+        if hit is not None:
+            hit.cached, hit.spec = True, prepared.request.spec
+            hit.params, hit.messages = prepared.request.blank_answer().params, prepared.request.messages
+            self.store.log(hit, request_hash=prepared.hash, run_id=self.run_id, cell=key, cache_hit=True)
+            self.outcome.cached += 1
+            return hit
+        stop = self.budget.reserve(key, prepared.request)
+        if stop:
+            self._stop(stop)
+            return None
+        answer = None
+        try:
+            answer = await llm.ask_async(spec, prompt, system=system, use_cache=False, run_id=self.run_id,
+                                         cell=key, store=self.store, **params)
+        finally:
+            self.budget.settle(key, answer)
+        self.outcome.sent += 1
+        if not answer.ok:
+            self.outcome.errors += 1
+            if answer.error_kind == "budget":  # the session budget (helpers.emissions.budget) refused it
+                self._stop(answer.error or "the session budget was reached")
+        return answer
+
+    async def _answer(self, cell: Cell) -> Answer | None:
+        p = cell.puzzle
+        return await self._call(cell.spec, p.prompt, p.system, cell.key, cell.repeat, self.config.params)
+
+    async def _judge(self, cell: Cell, answer: Answer) -> None:
+        from .graders import JUDGE_SYSTEM, judge_prompt
+
+        params = {k: v for k, v in self.config.params.items() if k in ("timeout", "max_retries")}
+        await self._call(self.config.judge or "", judge_prompt(cell.puzzle, answer.text), JUDGE_SYSTEM,
+                         cell.judge_key, 0, {"temperature": 0, **params})
+
+    def _stop(self, message: str) -> None:
+        if not self.outcome.stopped:
+            self.outcome.stopped = message
+            print(f"stopped: {message}", file=self.out, flush=True)
+
+
+async def run_async(config: CompareConfig, *, run_id: str | None = None, store: run_log.Store | None = None,
+                    progress: bool = True, out: IO[str] | None = None) -> Any:
+    """Run (or continue) a comparison; prints ``run id: …`` first; returns the results (helpers.results)."""
+    from . import results
+
+    store = store or run_log.default()
+    run_id = run_id or start(config, store)
+    out = out or sys.stdout
+    print(f"run id: {run_id}", file=out, flush=True)
+    outcome = await Runner(config, run_id, store, progress=progress, out=out).run()
+    return results.load(run_id, store, outcome=outcome)
+
+
+def compare(models: Sequence[str], puzzles: str | PuzzleSet | Sequence[Puzzle] = "course", *,
+            progress: bool = True, store: run_log.Store | None = None, out: IO[str] | None = None,
+            **options: Any) -> Any:
+    """Compare models on puzzles (blocking; works in notebooks too). Options as in ``make_config``."""
+    config = make_config(models, puzzles, **options)
+    return llm.run_sync(run_async(config, store=store, progress=progress, out=out))
+
+
+def resume(run_id: str, *, progress: bool = True, store: run_log.Store | None = None, out: IO[str] | None = None,
+           **overrides: Any) -> Any:
+    """Ask only the missing cells of a stored run. Overrides: concurrency, per_provider, use_cache, budgets."""
+    store = store or run_log.default()
+    config = load_config(run_id, store)
+    for name, value in overrides.items():
+        if name not in ("concurrency", "per_provider", "use_cache", "max_usd", "max_gco2e"):
+            raise ConfigError(f"cannot change '{name}' when resuming", hint="Start a new run instead.")
+        if value is not None:
+            setattr(config, name, value)
+    return llm.run_sync(run_async(config, run_id=run_id, store=store, progress=progress, out=out))

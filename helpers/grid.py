@@ -1,0 +1,161 @@
+"""A comparison's grid: which models, puzzles, repeats and parameters (the config saved in ``runs.config``),
+its cells (``"<spec>|<puzzle id>|<repeat>"``), and what a run did (Outcome).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from . import catalog, llm
+from . import spec as specs
+from . import store as run_log
+from .errors import ConfigError
+from .puzzles import Puzzle, PuzzleSet
+
+KIND = "compare"
+DEFAULT_CONCURRENCY = 8
+DEFAULT_PER_PROVIDER = 4  # remote providers; local engines answer one request at a time
+
+
+@dataclass
+class CompareConfig:
+    """Everything needed to rebuild a run's grid (saved in ``runs.config``)."""
+
+    models: list[str]
+    puzzles: PuzzleSet
+    repeat: int = 1
+    params: dict[str, Any] = field(default_factory=dict)
+    concurrency: int = DEFAULT_CONCURRENCY
+    per_provider: int | None = None
+    use_cache: bool = True
+    max_usd: float | None = None
+    max_gco2e: float | None = None
+    judge: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["puzzles"] = self.puzzles.to_config()
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CompareConfig:
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        known["puzzles"] = PuzzleSet.from_config(data.get("puzzles") or {})
+        return cls(**known)
+
+    def cells(self) -> list[Cell]:
+        """The grid, interleaved (puzzle, then model) so providers share the work from the start."""
+        return [Cell(spec, p, r) for r in range(self.repeat) for p in self.puzzles.puzzles for spec in self.models]
+
+    def limit_for(self, provider: str) -> int:
+        if self.per_provider is not None:
+            return self.per_provider
+        return 1 if catalog.provider(provider).local else DEFAULT_PER_PROVIDER
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One model on one puzzle, one repeat."""
+
+    spec: str
+    puzzle: Puzzle
+    repeat: int
+
+    @property
+    def key(self) -> str:
+        return cell_key(self.spec, self.puzzle.id, self.repeat)
+
+    @property
+    def judge_key(self) -> str:
+        return "judge|" + self.key
+
+    @property
+    def provider(self) -> str:
+        return self.spec.split("/", 1)[0]
+
+
+def cell_key(spec: str, puzzle_id: str, repeat: int) -> str:
+    return f"{spec}|{puzzle_id}|{repeat}"
+
+
+def _positive(name: str, value: Any, low: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ConfigError(f"{name}={value!r} is not valid", hint=f"{name} is a whole number ≥ {low}.")
+    return value
+
+
+def make_config(models: Sequence[str], puzzles: str | PuzzleSet | Sequence[Puzzle] = "course", *,
+                repeat: int = 1, concurrency: int = DEFAULT_CONCURRENCY, per_provider: int | None = None,
+                use_cache: bool = True, max_usd: float | None = None, max_gco2e: float | None = None,
+                judge: str | None = None, **params: Any) -> CompareConfig:
+    """A validated config: specs parsed (canonical labels, duplicates refused), puzzles loaded, limits checked."""
+    from . import puzzles as puzzle_files
+
+    if isinstance(models, str):
+        models = [models]
+    if not models:
+        raise ConfigError("no models to compare", hint="Name at least one with -m provider/model-id.")
+    labels = [specs.parse(m).label for m in models]
+    dupes = sorted({m for m in labels if labels.count(m) > 1})
+    if dupes:
+        raise ConfigError(f"model(s) named twice: {', '.join(dupes)}", hint="Use --repeat N to ask a model again.")
+    if isinstance(puzzles, PuzzleSet):
+        pset = puzzles
+    elif isinstance(puzzles, str):
+        pset = PuzzleSet(str(puzzle_files.resolve(puzzles)), puzzle_files.load(puzzles))
+    else:
+        pset = PuzzleSet("<list>", list(puzzles))
+    llm.validate_params(params)
+    config = CompareConfig(models=labels, puzzles=pset, repeat=_positive("repeat", repeat),
+                           params=params, concurrency=_positive("concurrency", concurrency),
+                           per_provider=None if per_provider is None else _positive("per_provider", per_provider),
+                           use_cache=use_cache, max_usd=max_usd, max_gco2e=max_gco2e,
+                           judge=specs.parse(judge).label if judge else None)
+    if any(p.grader == "judge" for p in pset.puzzles) and not config.judge:
+        raise ConfigError("a puzzle uses the judge grader but no judge model is named",
+                          hint="Name one with --judge provider/model-id (its calls are counted in the cost).")
+    for cell in config.cells()[:len(config.models) * len(pset.puzzles)]:
+        llm.prepare(cell.spec, cell.puzzle.prompt, cell.puzzle.system, **params)  # bad params fail now
+    return config
+
+
+@dataclass
+class Outcome:
+    """What a run did: calls sent, cache hits, errors, cells not run, and why it stopped early (if it did)."""
+
+    run_id: str
+    sent: int = 0
+    cached: int = 0
+    errors: int = 0
+    not_run: int = 0
+    stopped: str | None = None
+
+
+def start(config: CompareConfig, store: run_log.Store | None = None, label: str | None = None) -> str:
+    """Record a new comparison run (its config included) and return its id."""
+    store = store or run_log.default()
+    return store.new_run(KIND, label=label or f"{len(config.models)} models × {len(config.puzzles.puzzles)} puzzles",
+                         config=config.to_dict())
+
+
+def load_config(run_id: str, store: run_log.Store | None = None) -> CompareConfig:
+    """The config of a stored comparison run; ConfigError naming the fix when there is none."""
+    store = store or run_log.default()
+    run = store.run(run_id)
+    if run is None:
+        raise ConfigError(f"no run '{run_id}' in the run log {store.path}",
+                          hint="List runs with `python -m helpers runs list`, or import one with `runs import FILE`.")
+    if run["kind"] != KIND or not run["config"].get("models"):
+        raise ConfigError(f"run '{run_id}' is a {run['kind']} run, not a comparison",
+                          hint="Pick a compare run from `python -m helpers runs list`.")
+    return CompareConfig.from_dict(run["config"])
+
+
+def default_models() -> list[str]:
+    """The models compared when none are named: each keyed provider's default, else the offline model."""
+    keyed = catalog.keyed_providers()
+    if not keyed:
+        return [catalog.OFFLINE_DEFAULT]
+    return [f"{name}/{catalog.provider(name).default_model}" for name in keyed]

@@ -1,0 +1,74 @@
+"""`--report DIR`: a comparison as a folder: report.md, PNG charts, cells.csv (one row per cell, errors
+included) and summary.csv (one row per model). Unknown cost or emissions are written as "n/a".
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from . import charts
+from .results import NUMERIC, Comparison, excerpt, md_table
+
+CELL_COLUMNS = ["model", "puzzle", "repeat", "status", "correct", "extracted", "expected", "grader", "note",
+                "prompt_tokens", "completion_tokens", "reasoning_tokens", "total_tokens", "latency_s", "ttft_s",
+                "cost_usd", "g_co2e", "judge_cost_usd", "judge_g_co2e", "cached", "error_kind", "error",
+                "answer", "cost_note", "model_reported", "call_id", "created_at", "run_id"]
+
+NUMBERS = NUMERIC
+
+
+def _errors(comparison: Comparison) -> str:
+    failed = comparison.cells[comparison.cells.status == "error"]
+    if failed.empty:
+        return "No call failed."
+    rows = [[r.model, r.puzzle, str(r.repeat), str(r.error_kind), excerpt(r.error, 160)] for r in failed.itertuples()]
+    return md_table(["model", "puzzle", "repeat", "kind", "error"], rows)
+
+
+def markdown(comparison: Comparison, chart_files: dict[str, Path] | None = None) -> str:
+    """The report's Markdown text (charts linked by file name when given)."""
+    c = comparison.config
+    params = ", ".join(f"{k}={v}" for k, v in c.params.items()) or "provider defaults"
+    lines = [f"# Comparison {comparison.run_id}", "",
+             f"- created: {comparison.created_at or 'n/a'}",
+             f"- puzzles: {len(c.puzzles.puzzles)} from `{c.puzzles.source}`",
+             f"- models: {', '.join(f'`{m}`' for m in c.models)}",
+             f"- repeats: {c.repeat} · parameters: {params}" + (f" · judge: `{c.judge}`" if c.judge else ""),
+             f"- replay offline: `python -m helpers compare --replay {comparison.run_id}`", ""]
+    if comparison.stopped:
+        lines += [f"> **Stopped early:** {comparison.stopped}", ""]
+    head, rows = comparison.summary_rows()
+    lines += ["## Per model", "", md_table(head, rows), "",
+              ("Accuracy counts graded answers only (errors and ungraded puzzles are left out). "
+              "\"n/a\" means unknown (no price or emission estimate for the model, or no correct answer to "
+              "divide by); it is never a zero."), ""]
+    for name, path in (chart_files or {}).items():
+        lines += [f"![{charts.CHARTS.get(name, name)}]({path.name})", ""]
+    head, rows = comparison.side_by_side_rows()
+    lines += ["## Answers side by side", "", md_table(head, rows), "", "## Errors", "", _errors(comparison), "",
+              "Every cell, with the full answer text, is in `cells.csv`.", ""]
+    return "\n".join(lines)
+
+
+def write(comparison: Comparison, folder: str | Path) -> Path:
+    """Write the report folder; returns the path of report.md."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    cells = comparison.cells.reindex(columns=CELL_COLUMNS)
+    text = [c for c in CELL_COLUMNS if c not in NUMBERS]
+    cells[text] = cells[text].astype(object).where(cells[text].notna(), "")  # n/a is for unknown numbers only
+    cells.to_csv(folder / "cells.csv", index=False, na_rep="n/a")
+    comparison.summary().to_csv(folder / "summary.csv", index=False, na_rep="n/a")
+    files = charts.save_all(comparison, folder)
+    path = folder / "report.md"
+    path.write_text(markdown(comparison, files), encoding="utf-8")
+    return path
+
+
+def csv_rows(path: str | Path) -> list[dict[str, Any]]:
+    """The rows of a report's cells.csv as dicts (for checks and notebooks)."""
+    import csv
+
+    with open(path, newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
