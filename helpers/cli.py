@@ -11,7 +11,7 @@ import sys
 
 from .errors import LabError
 
-COMMANDS = ["keys", "models", "ask", "chat", "local", "ollama", "compare", "runs"]
+COMMANDS = ["keys", "models", "ask", "chat", "local", "ollama", "report", "compare", "runs"]
 
 
 def parser() -> argparse.ArgumentParser:

@@ -133,11 +133,11 @@ def from_parameters(active_b: float, total_b: float, output_tokens: int, latency
 
 
 def estimate(provider: str, model: str, output_tokens: int | None, latency_s: float | None = None,
-             model_reported: str | None = None) -> EcoRange | str:
-    """EcoLogits' range for one call, or the reason there is none (a string)."""
+             model_reported: str | None = None, zone_: str | None = None) -> EcoRange | str:
+    """EcoLogits' range for one call, or the reason there is none (a string). ``zone_`` overrides the setting."""
     if output_tokens is None:
         return "EcoLogits: the provider reported no output token count"
-    zone_ = zone()
+    zone_ = zone_ or zone()
     found = find_registry(provider, model, model_reported)
     if found is not None:
         impacts = _lib().llm_impacts(found[0], found[1], output_tokens, latency_s if latency_s else math.inf,

@@ -92,7 +92,8 @@ def validate(factors: Mapping[str, Any], source: str = "custom") -> dict[str, Fa
     out = {}
     for model, body in factors.items():
         if not isinstance(model, str) or not model.strip():
-            raise ConfigError(f"emission factor model name {model!r} is not a non-empty string")
+            raise ConfigError(f"emission factor model name {model!r} is not a non-empty string",
+                              hint="Key each factor by the model name the provider reports, e.g. 'gpt-4o-mini'.")
         if not isinstance(body, Mapping):
             raise ConfigError(f"emission factors for '{model}' must be a dict, not {type(body).__name__}",
                               hint="Give per_prompt_token and per_completion_token (g CO2e per token).")
@@ -106,7 +107,8 @@ def validate(factors: Mapping[str, Any], source: str = "custom") -> dict[str, Fa
                               hint="Allowed: per_prompt_token, per_completion_token, reference_url.")
         url = body.get("reference_url") or ""
         if not isinstance(url, str):
-            raise ConfigError(f"emission factors for '{model}': reference_url must be a string")
+            raise ConfigError(f"emission factors for '{model}': reference_url must be a string",
+                              hint="Give the source of the factor as a URL string, or leave it out.")
         out[model] = Factor(model, _number(model, "per_prompt_token", body["per_prompt_token"]),
                             _number(model, "per_completion_token", body["per_completion_token"]), url, source)
     return out
@@ -172,14 +174,15 @@ def variants(name: str) -> list[str]:
 
 
 def find(names: Iterable[str | None]) -> Factor | None:
-    """The factor for the first name (exact, then normalised) that has one; None if none does."""
+    """The factor for the first name that has one (exactly, else a normalised spelling); None if none does.
+
+    Pass the name the provider reported first: it is what really answered.
+    """
     known = table()
     lowered = {k.lower(): f for k, f in known.items()}
-    candidates = [n for n in names if n]
-    for n in candidates:
+    for n in (n for n in names if n):
         if n in known:
             return known[n]
-    for n in candidates:
         for v in variants(n):
             if v in lowered:
                 return lowered[v]

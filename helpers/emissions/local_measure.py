@@ -78,10 +78,11 @@ class Meter:
             if self._tracker is None:
                 from codecarbon import OfflineEmissionsTracker
 
+                logging.getLogger("codecarbon").setLevel(logging.ERROR)  # its import set INFO
+                where = {} if self.country == "WOR" else {"country_iso_code": self.country}  # no code = world
                 self._tracker = OfflineEmissionsTracker(
-                    country_iso_code=self.country, measure_power_secs=1, save_to_file=False,
-                    log_level="error", tracking_mode=self.tracking_mode, allow_multiple_runs=True)
-                logging.getLogger("codecarbon").setLevel(logging.ERROR)
+                    **where, measure_power_secs=1, output_methods=[], log_level="error",
+                    tracking_mode=self.tracking_mode, allow_multiple_runs=True)
             return self._tracker
 
     def begin(self) -> bool:
@@ -107,7 +108,7 @@ class Meter:
         return Measurement(kwh=float(data.energy_consumed), g_co2e=float(data.emissions) * 1000,
                            duration_s=float(data.duration), cpu_kwh=float(data.cpu_energy or 0),
                            gpu_kwh=float(data.gpu_energy or 0), ram_kwh=float(data.ram_energy or 0),
-                           gpu_power_w=float(data.gpu_power or 0), country=str(data.country_iso_code or ""))
+                           gpu_power_w=float(data.gpu_power or 0), country=str(data.country_iso_code or "WOR"))
 
     def measure(self, fn: Callable[[], Any]) -> tuple[Any, Measurement | None]:
         """Run ``fn()`` inside a task: (its result, the measurement or None if another task was running)."""
