@@ -179,6 +179,14 @@ def seat_messages(seats: Sequence[Seat], index: int, turns: Sequence[Turn], styl
     return build(seats, index, turns)
 
 
+def own_line(text: str, name: str) -> str:
+    """A reply without the speaker's own name echoed in front ("Alex: …"), which models often copy from the
+    labelled lines. The run log keeps the reply as the model wrote it."""
+    text = text.strip()
+    prefix = f"{name}:"
+    return text[len(prefix):].strip() if text.lower().startswith(prefix.lower()) else text
+
+
 def stop_when(stop: str | Callable[[Turn, list[Turn]], bool] | None) -> Callable[[Turn, list[Turn]], bool]:
     """A stop test: a phrase (case-insensitive, in a spoken turn), a callable (turn, turns) → bool, or never."""
     if stop is None:
@@ -261,7 +269,7 @@ class Conversation:
                 stream = (lambda piece, i=i: on_text(i, piece)) if on_text else None
                 answer = ask(seat.spec, self.messages_for(i), run_id=self.run_id, cell=f"round{rnd}/{seat.name}",
                              store=self.store, use_cache=self.use_cache, on_text=stream, **seat.params)
-                turn = Turn(round=rnd, seat=i, name=seat.name, text=answer.text.strip(), answer=answer)
+                turn = Turn(round=rnd, seat=i, name=seat.name, text=own_line(answer.text, seat.name), answer=answer)
                 self.turns.append(turn)
                 if on_turn is not None:
                     on_turn(turn)

@@ -17,6 +17,7 @@ from helpers.conversation import (
     Turn,
     check_seats,
     make_seats,
+    own_line,
     seat_messages,
     seat_system,
     stop_when,
@@ -82,6 +83,12 @@ def test_system_prompt_puts_the_persona_first() -> None:
     two = check_seats([Seat("openai/gpt-4.1-mini"), Seat("openai/gpt-4.1-mini")])
     assert [s.name for s in two] == ["gpt-4.1-mini", "gpt-4.1-mini-2"]
     assert seat_system(two, 1).startswith("You are gpt-4.1-mini-2, a friendly chatbot.")
+
+
+@pytest.mark.parametrize("reply,kept", [("Alex: Hi.", "Hi."), ("  alex:Hi", "Hi"), ("Blake: Hi", "Blake: Hi"),
+                                        ("Alexander: Hi", "Alexander: Hi"), ("I, Alex: hi", "I, Alex: hi")])
+def test_own_name_prefix_is_dropped(reply: str, kept: str) -> None:
+    assert own_line(reply, "Alex") == kept
 
 
 @pytest.mark.parametrize("bad,fix", [
