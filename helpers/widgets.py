@@ -197,9 +197,11 @@ class Playground(_Shown):
 
         try:
             answer = ask(spec, prompt, system=system, on_text=on_text if self.stream.value else None, **params)
-        except LabError as exc:  # bad input, e.g. a parameter out of range
+        except Exception as exc:  # noqa: BLE001 - a background thread: show the failure in the pane, not nowhere
+            kind = exc.kind if isinstance(exc, LabError) else "unexpected"
             answer = Answer(spec=spec, provider=spec.split("/", 1)[0], model=spec.split("/", 1)[-1],
-                            error=str(exc), error_kind=exc.kind)
+                            error=str(exc) if isinstance(exc, LabError) else f"{type(exc).__name__}: {exc}",
+                            error_kind=kind)
         self.answers[spec] = answer
         pane.value = answer_html(answer)
         if len(self.answers) == len(self.panes):
@@ -300,8 +302,8 @@ class ConversationWidget(_Shown):
         try:
             chat.run(rounds, opening=opening or None, on_turn=on_turn, on_text=on_text)
             self.status.value = html.escape(chat.summary())
-        except LabError as exc:
-            self.status.value = f"⚠ {html.escape(str(exc))}"
+        except Exception as exc:  # noqa: BLE001 - a background thread: show the failure, not nowhere
+            self.status.value = f"⚠ {html.escape(str(exc) if isinstance(exc, LabError) else repr(exc))}"
         finally:
             self.transcript.value = transcript_html(chat)
             self.start_button.disabled, self.stop_button.disabled = False, True

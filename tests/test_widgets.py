@@ -139,3 +139,21 @@ def test_text_fallback_where_widgets_cannot_render(monkeypatch: pytest.MonkeyPat
     with pytest.raises(widgets.ConfigError, match="ipywidgets is not installed") as err:
         widgets.conversation()
     assert "python -m helpers ask" in err.value.hint
+
+
+def test_a_crash_in_a_call_is_shown_not_lost(monkeypatch: pytest.MonkeyPatch) -> None:
+    from helpers import llm
+
+    def boom(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(llm, "ask", boom)
+    pg = widgets.Playground(["local/smollm2"])
+    pg.prompt.value = "hi"
+    pg.run_button.click()
+    pg.wait()
+    assert "⚠ RuntimeError: boom" in pg.panes["local/smollm2"].value and "1 failed" in pg.status.value
+    cw = widgets.ConversationWidget([Seat("local/smollm2", "A"), Seat("local/smollm2", "B")])
+    cw.start_button.click()
+    cw.wait()
+    assert "RuntimeError('boom')" in cw.status.value and not cw.start_button.disabled
