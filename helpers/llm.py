@@ -18,8 +18,8 @@ from . import catalog, cost, errors, keys
 from . import spec as specs
 from . import store as run_log
 from .answer import Answer
-from .emissions import estimates as emissions
 from .emissions import budget, local_measure
+from .emissions import estimates as emissions
 from .providers import adapter
 from .providers.base import Request
 

@@ -7,8 +7,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 import stub_ai.stub_azure_openai as stub_module
+
 from helpers import store as run_log
 from helpers.errors import UnknownModelError
 from helpers.llm import ask

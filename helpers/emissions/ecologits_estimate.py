@@ -77,12 +77,14 @@ def _catalog_info(provider: str, model: str) -> catalog.ModelInfo | None:
 def registry_candidates(provider: str, model: str, model_reported: str | None = None) -> list[tuple[str, str]]:
     """(EcoLogits provider, model name) pairs to look up, best first."""
     out: list[tuple[str, str]] = []
+    mapped = PROVIDER_MAP.get(provider)
+    if mapped and model_reported:  # what really answered, e.g. the dated gpt-3.5-turbo-0125
+        out.append((mapped, model_reported))
     info = _catalog_info(provider, model)
     if info and info.ecologits:
         eco_provider, _, name = info.ecologits.partition("/")
         out.append((eco_provider, name))
     names = [n for n in (model_reported, model) if n]
-    mapped = PROVIDER_MAP.get(provider)
     if mapped:
         out += [(mapped, n) for n in names]
         out += [(mapped, v) for n in names for v in variants(n)]
