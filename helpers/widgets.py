@@ -109,6 +109,11 @@ def transcript_html(chat: Conversation, pending: tuple[int, str] | None = None) 
     return "".join(parts)
 
 
+def _failure(exc: Exception) -> str:
+    """A LabError's message (it names the fix); anything else with its type, since it is a bug."""
+    return str(exc) if isinstance(exc, LabError) else f"{type(exc).__name__}: {exc}"
+
+
 class _Shown:
     """Display support shared by both widgets: the widget where it renders, FALLBACK text elsewhere."""
 
@@ -198,10 +203,8 @@ class Playground(_Shown):
         try:
             answer = ask(spec, prompt, system=system, on_text=on_text if self.stream.value else None, **params)
         except Exception as exc:  # noqa: BLE001 - a background thread: show the failure in the pane, not nowhere
-            kind = exc.kind if isinstance(exc, LabError) else "unexpected"
             answer = Answer(spec=spec, provider=spec.split("/", 1)[0], model=spec.split("/", 1)[-1],
-                            error=str(exc) if isinstance(exc, LabError) else f"{type(exc).__name__}: {exc}",
-                            error_kind=kind)
+                            error=_failure(exc), error_kind=exc.kind if isinstance(exc, LabError) else "unexpected")
         self.answers[spec] = answer
         pane.value = answer_html(answer)
         if len(self.answers) == len(self.panes):
@@ -303,7 +306,7 @@ class ConversationWidget(_Shown):
             chat.run(rounds, opening=opening or None, on_turn=on_turn, on_text=on_text)
             self.status.value = html.escape(chat.summary())
         except Exception as exc:  # noqa: BLE001 - a background thread: show the failure, not nowhere
-            self.status.value = f"⚠ {html.escape(str(exc) if isinstance(exc, LabError) else repr(exc))}"
+            self.status.value = f"⚠ {html.escape(_failure(exc))}"
         finally:
             self.transcript.value = transcript_html(chat)
             self.start_button.disabled, self.stop_button.disabled = False, True

@@ -156,4 +156,4 @@ def test_a_crash_in_a_call_is_shown_not_lost(monkeypatch: pytest.MonkeyPatch) ->
     cw = widgets.ConversationWidget([Seat("local/smollm2", "A"), Seat("local/smollm2", "B")])
     cw.start_button.click()
     cw.wait()
-    assert "RuntimeError('boom')" in cw.status.value and not cw.start_button.disabled
+    assert "⚠ RuntimeError: boom" in cw.status.value and not cw.start_button.disabled
