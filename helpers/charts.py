@@ -68,7 +68,7 @@ def latency(comparison: Any) -> Any:
     data = [cells[(cells.model == m) & (cells.status == "ok")].latency_s.dropna().tolist() for m in models]
     shown = [i for i, d in enumerate(data) if d]
     if shown:
-        ax.boxplot([data[i] for i in shown], vert=False, widths=0.5,
+        ax.boxplot([data[i] for i in shown], orientation="horizontal", widths=0.5,
                    tick_labels=[_short(models[i]) for i in shown])
         ttft = [cells[(cells.model == models[i]) & (cells.status == "ok")].ttft_s.dropna() for i in shown]
         for pos, series in enumerate(ttft, start=1):
