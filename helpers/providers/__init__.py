@@ -1,12 +1,18 @@
 """Provider adapters, one per API family. Each module exposes ``complete(request)`` and
 ``async acomplete(request)`` returning an Answer (text, usage, reasoning, timing) or raising a LabError.
 
-Adapters are imported on first use, so an SDK that is not needed is never imported.
+Adapters are imported on first use, so an SDK that is not needed is never imported. The first use
+imports the adapter's SDK too, one thread at a time: two threads importing parts of one package for the
+first time at once (``ask_many`` over the stub and an OpenAI-compatible model) can see it half-initialised
+("cannot import name … from partially initialized module 'openai.types.chat'").
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import sys
+import threading
 from types import ModuleType
 
 MODULES = {
@@ -16,8 +22,16 @@ MODULES = {
     "local": "helpers.providers.local",
     "stub": "helpers.providers.stub",
 }
+SDKS = {"openai": "openai", "anthropic": "anthropic", "google": "google.genai", "local": "openai", "stub": "openai"}
+_first_import = threading.Lock()
 
 
 def adapter(api: str) -> ModuleType:
-    """The adapter module for a catalog ``api`` value."""
-    return importlib.import_module(MODULES[api])
+    """The adapter module for a catalog ``api`` value (its SDK imported, once, under a lock)."""
+    module = sys.modules.get(MODULES[api])
+    if module is not None and SDKS[api] in sys.modules:
+        return module
+    with _first_import:
+        with contextlib.suppress(ImportError):  # a missing SDK is for the adapter to explain
+            importlib.import_module(SDKS[api])
+        return importlib.import_module(MODULES[api])
