@@ -141,9 +141,13 @@ def _port_in_use(port: int) -> LabError:
 
 # -- processes -----------------------------------------------------------------------------------------------
 def command(model: Path, port: int, alias: str) -> list[str]:
-    """The command line that serves ``model`` as ``alias`` on loopback."""
+    """The command line that serves ``model`` as ``alias`` on loopback.
+
+    ``--interrupt_requests False``: by default the server cuts a streamed answer short as soon as another
+    request arrives; two notebooks (or a stream and a health check) sharing the engine must queue instead.
+    """
     return [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--model_alias", alias,
-            "--host", HOST, "--port", str(port), "--n_ctx", str(N_CTX)]
+            "--host", HOST, "--port", str(port), "--n_ctx", str(N_CTX), "--interrupt_requests", "False"]
 
 
 def alive(pid: int) -> bool:
@@ -347,11 +351,6 @@ def _own(state: EngineState) -> None:
         atexit.register(_stop_owned)
 
 
-def _mismatch(state: EngineState, model: Path) -> LabError:
-    return ConfigError(f"the local engine (pid {state.pid}, port {state.port}) serves {state.model}, not {model}",
-                       hint="Stop it with `python -m helpers local stop`, then ask again.")
-
-
 def ensure(model_id: str = DEFAULT_ALIAS) -> EngineState:
     """A healthy engine serving ``model_id``: the running one, or one started now (stopped at exit)."""
     model = model_file(model_id)
@@ -359,14 +358,11 @@ def ensure(model_id: str = DEFAULT_ALIAS) -> EngineState:
     if state is not None and state.model == str(model) and (state.persistent or alive(state.started_by or 0)):
         return state  # fast path: no lock, no HTTP
     with _exclusive():
-        state = status()
-        if state is not None and not answers(state.base_url):
-            terminate(state.pid)  # alive but deaf: replace it
-            clear_state(pid=state.pid)
-            state = None
+        state = status()  # no health check here: a busy engine answers /v1/models only between answers
         if state is not None and state.model != str(model):
             if state.started_by != os.getpid():
-                raise _mismatch(state, model)
+                raise ConfigError(f"the local engine (pid {state.pid}, port {state.port}) serves {state.model}, "
+                                  f"not {model}", hint="Stop it with `python -m helpers local stop`, then ask again.")
             terminate(state.pid)
             clear_state(pid=state.pid)
             state = None

@@ -155,8 +155,38 @@ def test_answer_through_the_engine(local_engine: local_engine.EngineState) -> No
                    on_text=pieces.append)
     assert streamed.ok and "".join(pieces).strip() == streamed.text.strip() and streamed.ttft_s is not None
     assert streamed.text == a.text  # greedy: same tokens streamed or not
+    # llama.cpp sends no usage when streaming: counted with its tokenizer, the same as when not streamed
+    assert streamed.usage.completion_tokens == a.usage.completion_tokens
+    assert streamed.extra["usage_note"] == local_adapter.COUNT_NOTE and "usage_note" not in a.extra
     later = ask("local/smollm2", "Name a colour of the sky.", max_tokens=16, temperature=0)
     assert later.cached and later.text == a.text
+
+
+@pytest.mark.engine
+def test_a_second_request_does_not_cut_a_stream(local_engine: local_engine.EngineState) -> None:
+    first_piece, done = threading.Event(), {}
+
+    def stream() -> None:
+        done["long"] = ask("local/smollm2", "Tell a story about a dragon.", max_tokens=60, temperature=0,
+                           use_cache=False, on_text=lambda piece: first_piece.set())
+
+    t = threading.Thread(target=stream)
+    t.start()
+    assert first_piece.wait(60)
+    short = ask("local/smollm2", "Say hi.", max_tokens=4, use_cache=False)  # queued behind the stream
+    t.join(120)
+    long = done["long"]
+    assert short.ok and long.ok and not long.incomplete and long.finish_reason in ("stop", "length")
+    assert long.usage.completion_tokens > 4
+
+
+def test_streamed_answer_from_another_server_keeps_unknown_usage(fake_openai, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("LOCAL_BASE_URL", fake_openai.base_url)
+    fake_openai.script(["no_usage"])
+    a = ask("local/smollm2", "hi there", stream=True)
+    assert a.ok and a.text == "Echo: hi there" and a.usage.completion_tokens is None
+    assert fake_openai.count("/extras/tokenize/count") == 1 and "usage_note" not in a.extra
+    assert not (local_engine.state_file()).exists()  # nothing was started
 
 
 @pytest.mark.engine
