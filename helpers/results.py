@@ -190,6 +190,11 @@ class Comparison:
     def __str__(self) -> str:
         return self.table()
 
+    def __repr__(self) -> str:
+        c = self.config
+        return (f"<Comparison {self.run_id}: {len(c.models)} models × {len(c.puzzles.puzzles)} puzzles × "
+                f"{c.repeat} repeats{', stopped early' if self.stopped else ''}>")
+
 
 def _missing(value: Any) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value)) or str(value) in ("<NA>", "nan")
