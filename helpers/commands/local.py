@@ -46,8 +46,9 @@ def run(args: argparse.Namespace) -> int:
         if state is None:
             print("the local engine is not running (asking local/smollm2 starts it; or `local serve`)")
             return 1
-        healthy = local_engine.answers(state.base_url)
-        print(describe(state) + ("" if healthy else "\n⚠ the process runs but does not answer on its port"))
+        healthy = local_engine.answers(state.base_url, timeout=10.0)  # a busy engine answers between answers
+        print(describe(state) + ("" if healthy else "\n⚠ the process runs but does not answer on its port "
+                                                    "(busy with a long answer, or stuck: `local stop`)"))
         return 0 if healthy else 1
     state = local_engine.stop()
     print("no local engine was running" if state is None else f"stopped the local engine (pid {state.pid}, "
