@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check
 
-.PHONY: demo test install install-dev bench lint clean
+.PHONY: demo test install install-dev bench lint clean labs notebooks
 
 $(PY):
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "LLM Lab needs Python 3.11 or newer (found " + sys.version.split()[0] + ")"'
@@ -30,6 +30,14 @@ demo: install
 
 test: install-dev
 	$(PY) -m pytest -q
+
+# Student copies labs/NN_*.ipynb from labs/solutions/ (the solutions' outputs are stripped too).
+labs: install
+	$(PY) scripts/make_labs.py
+
+# Execute every lesson notebook, lab solution and student copy offline (`make test` runs them too).
+notebooks: install-dev
+	$(PY) -m pytest -q -m notebooks
 
 lint: install-dev
 	$(PY) -m ruff check helpers tests
