@@ -24,9 +24,12 @@ $(VENV)/.installed-dev: requirements-dev.txt $(VENV)/.installed
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
+# The main job: the course's puzzles on the default models (each keyed provider's default; with no key, the
+# bundled local/smollm2), graded, with a report folder. A second run answers from the run log's cache.
+DEMO_REPORT ?= runs/demo-report
 demo: install
 	$(PY) -m helpers keys || true
-	$(PY) -m helpers ask -m local/smollm2 -m stub/gpt-35-turbo "What is the origin of the Olympic Games?"
+	$(PY) -m helpers compare --report $(DEMO_REPORT)
 
 test: install-dev
 	$(PY) -m pytest -q
