@@ -117,7 +117,8 @@ class Runner:
             if judge and answer is not None and answer.ok and not self.outcome.stopped:
                 await self._judge(cell, answer)
         self._bar.update(1)
-        self._bar.set_postfix(errors=self.outcome.errors, cached=self.outcome.cached, refresh=False)
+        if self.progress:
+            self._bar.set_postfix(errors=self.outcome.errors, cached=self.outcome.cached, refresh=False)
 
     def _stored(self, key: str) -> Answer | None:
         rows = self.store.calls(self.run_id, where="cell=? AND error IS NULL", args=(key,))
@@ -126,6 +127,8 @@ class Runner:
     async def _call(self, spec: str, prompt: str, system: str | None, key: str, nth: int,
                     params: dict[str, Any]) -> Answer | None:
         """One call through the cache and the budget; None when the budget stopped the run."""
+        if not (self.config.use_cache or self.budget.active):  # ask_async prepares the request itself
+            return await self._send(spec, prompt, system, key, params)
         prepared = llm.prepare(spec, prompt, system, **params)
         hit = cached_sample(self.store, prepared.hash, nth, self.run_id) if self.config.use_cache else None
         if hit is not None:
@@ -138,6 +141,10 @@ class Runner:
         if stop:
             self._stop(stop)
             return None
+        return await self._send(spec, prompt, system, key, params)
+
+    async def _send(self, spec: str, prompt: str, system: str | None, key: str, params: dict[str, Any]) -> Answer:
+        """The call itself (logged by ask_async as it lands); what it cost goes to the budget."""
         answer = None
         try:
             answer = await llm.ask_async(spec, prompt, system=system, use_cache=False, run_id=self.run_id,
