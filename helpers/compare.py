@@ -167,7 +167,7 @@ class Runner:
 
         params = {k: v for k, v in self.config.params.items() if k in ("timeout", "max_retries")}
         await self._call(self.config.judge or "", judge_prompt(cell.puzzle, answer.text), JUDGE_SYSTEM,
-                         cell.judge_key, 0, {"temperature": 0, **params})
+                         cell.judge_key, 0, params)
 
     def _stop(self, message: str) -> None:
         if not self.outcome.stopped:

@@ -253,8 +253,8 @@ def test_bad_input_fails_before_any_call(serve, puzzle_file: Path) -> None:  # t
 
 def test_default_models(monkeypatch: pytest.MonkeyPatch) -> None:
     assert grid.default_models() == ["local/smollm2"]
-    monkeypatch.setenv("GROQ_API_KEY", "gsk_abcdefghijklmnop")
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-abcdefghijklmnop")
+    monkeypatch.setenv("GROQ_API_KEY", "fake-groq-key-0123456789")
+    monkeypatch.setenv("OPENAI_API_KEY", "fake-openai-key-0123456789")
     assert grid.default_models() == ["openai/gpt-4.1-mini", "groq/openai/gpt-oss-20b"]
 
 

@@ -28,8 +28,8 @@ NUMERIC = [
     (COINS, "The answer is $\\frac{2}{3}$.", True, "2/3"),
     (COINS, "Final answer: \\boxed{\\dfrac{2}{3}}", True, "2/3"),
     (COINS, "Many people say 2/3, but each coin is independent, so the probability is 1/2.", False, "1/2"),
-    (COINS, "Each coin has 2 sides and there are 4 outcomes (HH, HT, TH, TT). Removing TT leaves 3, "
-            "and 2 of those contain a tail.\n\nThe probability is 2/3, not 1/2.", True, "2/3"),
+    (COINS, ("Each coin has 2 sides and there are 4 outcomes (HH, HT, TH, TT). Removing TT leaves 3, "
+            "and 2 of those contain a tail.\n\nThe probability is 2/3, not 1/2."), True, "2/3"),
     (COINS, "The probability is 0.5.", False, "0.5"),
     (COINS, "The probability is 0.7.", False, "0.7"),  # one significant digit is not 2/3
     (COINS, "**Answer:** 2/3 (≈ 0.667)\n\nI hope this helps!", True, None),
@@ -91,8 +91,8 @@ def test_choice(puzzle: Puzzle, text: str, correct: bool | None, extracted: str 
 UNKNOWN = [
     ("No odd perfect number is known; whether one exists is an open problem.", True),
     ("Nobody knows: it is unknown whether odd perfect numbers exist at all.", True),
-    ("Goldbach's conjecture has not been proven. It remains one of the oldest unsolved problems.\n\n"
-     "It has been checked by computer up to 4 × 10^18.", True),
+    (("Goldbach's conjecture has not been proven. It remains one of the oldest unsolved problems.\n\n"
+     "It has been checked by computer up to 4 × 10^18."), True),
     ("I can't give a proof: the conjecture is still open.", True),
     ("The smallest odd perfect number is 945.", False),
     ("Proof: every even number n > 2 can be written as p + q by induction on n. ∎", False),

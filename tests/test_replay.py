@@ -23,7 +23,7 @@ def recorded(fake_openai: FakeOpenAI, monkeypatch: pytest.MonkeyPatch, tmp_path:
     fake_openai.reply = lambda body: "Answer: 2/3" if "coins" in body["messages"][-1]["content"] else "It is 9."
     fake_openai.on_model("gpt-5-nano", "status:401")
     monkeypatch.setenv("OPENAI_BASE_URL", fake_openai.base_url)
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-secret-0123456789abcdef")
+    monkeypatch.setenv("OPENAI_API_KEY", "fake-openai-secret-0123456789")
     monkeypatch.setenv("LLMLAB_MAX_RETRIES", "0")
     f = tmp_path / "p.yaml"
     f.write_text(PUZZLES)
@@ -57,7 +57,7 @@ def test_export_import_round_trip(recorded: str, tmp_path: Path, monkeypatch: py
     assert main(["runs", "export", recorded, str(path)]) == 0
     lines = [json.loads(x) for x in path.read_text().splitlines()]
     assert lines[0]["type"] == "run" and lines[0]["run"]["id"] == recorded and lines[0]["calls"] == 4
-    assert [x["type"] for x in lines[1:]] == ["call"] * 4 and "sk-test-secret" not in path.read_text()
+    assert [x["type"] for x in lines[1:]] == ["call"] * 4 and "fake-openai-secret" not in path.read_text()
     assert lines[0]["run"]["config"]["puzzles"]["puzzles"][0]["id"] == "coins"
 
     monkeypatch.setenv("LLMLAB_DB", str(tmp_path / "classroom.db"))  # another machine, no key
@@ -78,10 +78,10 @@ def test_export_import_round_trip(recorded: str, tmp_path: Path, monkeypatch: py
 def test_import_rejects_other_files(tmp_path: Path) -> None:
     bad = tmp_path / "bad.jsonl"
     for text, message in [('{"type": "call"}\n', "not a run exported"), ("not json\n", "line 1 is not JSON"),
-                          ('{"type": "run", "format": "llmlab-run/1", "run": {"id": "x"}, "calls": 2}\n'
-                           '{"type": "call"}\n', "holds 1 calls but its header says 2"),
-                          ('{"type": "run", "format": "llmlab-run/1", "run": {"id": "x"}}\n'
-                           '{"type": "call", "secret_field": 1}\n', "unknown fields")]:
+                          (('{"type": "run", "format": "llmlab-run/1", "run": {"id": "x"}, "calls": 2}\n'
+                           '{"type": "call"}\n'), "holds 1 calls but its header says 2"),
+                          (('{"type": "run", "format": "llmlab-run/1", "run": {"id": "x"}}\n'
+                           '{"type": "call", "secret_field": 1}\n'), "unknown fields")]:
         bad.write_text(text)
         with pytest.raises(ConfigError, match=message):
             replay.import_run(bad)
