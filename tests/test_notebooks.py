@@ -101,8 +101,8 @@ def test_notebook_runs_offline(path: Path, kernel_dir: Path, offline_env: dict[s
     budget = float(nb.metadata.get("llmlab", {}).get("timeout", TIMEOUT_S))
     execute(nb, path, kernel_dir, offline_env, budget)  # raises CellExecutionError naming the failing cell
 
-    shown = "\n".join(outputs_text(c) for c in nb.cells)
-    assert "Traceback" not in shown
+    tracebacks = [outputs_text(c) for c in nb.cells if "Traceback" in outputs_text(c)]
+    assert not tracebacks, tracebacks[0][-3000:]  # a cell printed one (a caught error, a logged warning)
     checks = [outputs_text(c) for c in _cells_tagged(nb, "check")]
     if path in SOLUTIONS:
         assert checks and all("checks pass" in text for text in checks), checks
