@@ -72,7 +72,7 @@ class Report:
 
     def __str__(self) -> str:
         lines = [self.headline, *[f"  {MARKS[f.state]} {f.message}" for f in self.findings]]
-        return "\n".join(lines + [line.replace("|---", "----") for line in self._table_lines()])
+        return "\n".join(lines + self._table_lines())
 
     __repr__ = __str__
 

@@ -142,7 +142,7 @@ def stub_service() -> Service:
 
 
 OFFLINE_LABELS = {
-    "local": "bundled engine, 135M parameters: fast, often wrong",
+    "local": "bundled llama.cpp engine (SmolLM2, 135M parameters): fast, often wrong",
     "stub": "recorded answers: only the ten Olympic-Games questions",
     "ollama": "Ollama on this machine",
 }
@@ -217,7 +217,9 @@ class Lab:
     def _missing(self, name: str) -> str | None:
         services = {"ollama": "Ollama", "engine": "bundled engine", "local": "bundled engine", "stub": "stub"}
         if name.lower() in services:
-            service = next(s for s in self.services if s.name == services[name.lower()])
+            service = next((s for s in self.services if s.name == services[name.lower()]), None)
+            if service is None:
+                return f"{services[name.lower()]} (not looked at by setup())"
             return None if service.available else f"{service.name} ({service.detail})"
         by_var = {p.key_var: p for p in catalog.providers().values() if p.key_var}
         provider = by_var.get(name)

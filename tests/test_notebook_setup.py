@@ -102,6 +102,11 @@ def test_need_checks_offline_services(capsys: pytest.CaptureFixture[str]) -> Non
     assert "needs Ollama (not running at http://localhost:11434); skipped" in capsys.readouterr().out
 
 
+def test_need_for_a_service_setup_did_not_look_at(capsys: pytest.CaptureFixture[str]) -> None:
+    assert offline_lab().need("ollama") is False
+    assert "needs Ollama (not looked at by setup())" in capsys.readouterr().out
+
+
 def test_need_rejects_what_it_does_not_know() -> None:
     with pytest.raises(ConfigError, match="not a key, provider or spec"):
         offline_lab().need("OPENAPI_KEY")
