@@ -60,6 +60,16 @@ NUMERIC = [
     (QUAD, "Answer: x = 2", True, "2"),
     (QUAD, "The roots are x = -2.", False, "-2"),
     (SUM, "I don't know.", False, None),
+    (COINS, "It's roughly 67 percent.", True, "67 percent"),
+    (COINS, "The answer: 1/2? No — it is 2/3.", True, "2/3"),
+    (COINS, ("The probability that the other coin is tails is 2/3, because among HH, HT and TH two have a "
+            "tail (2 out of 3)."), True, "2/3"),
+    (WORM, "Total: 2 mm + 2 mm = 4 mm.", True, "4 mm"),
+    (WORM, "The worm travels just 4 millimeters!", True, "4 millimeters"),
+    (SHIRTS, "5 × $20 = $100, minus 10% ($10) = $90.", True, "$90"),
+    (SHIRTS, "You pay USD 90.", True, "USD 90"),
+    (QUAD, "The equation factors as (x-2)(x-2)=0. Therefore, x = 2 is the only solution, with multiplicity 2.",
+     True, "2"),
 ]
 
 
