@@ -24,7 +24,7 @@ from . import llm
 from . import store as run_log
 from .answer import Answer
 from .errors import ConfigError
-from .grid import Cell, CompareConfig, Outcome, load_config, make_config, start
+from .grid import Cell, CompareConfig, Outcome, check_budget, load_config, make_config, start
 from .puzzles import Puzzle, PuzzleSet
 from .run_budget import RunBudget
 
@@ -78,7 +78,6 @@ class Runner:
         self.progress, self.out = progress, out or sys.stdout
         self.outcome = Outcome(run_id)
         self.budget = RunBudget(config.max_usd, config.max_gco2e)
-        self.budget.check_known([*config.models, *([config.judge] if config.judge else [])])
         self.budget.add_spent(store.calls(run_id, where="cache_hit=0"))
         self._bar: Any = None
 
@@ -206,4 +205,5 @@ def resume(run_id: str, *, progress: bool = True, store: run_log.Store | None = 
             raise ConfigError(f"cannot change '{name}' when resuming", hint="Start a new run instead.")
         if value is not None:
             setattr(config, name, value)
+    check_budget(config)
     return run_blocking(run_async(config, run_id=run_id, store=store, progress=progress, out=out))

@@ -118,7 +118,15 @@ def make_config(models: Sequence[str], puzzles: str | PuzzleSet | Sequence[Puzzl
                           hint="Name one with --judge provider/model-id (its calls are counted in the cost).")
     for cell in config.cells()[:len(config.models) * len(pset.puzzles)]:
         llm.prepare(cell.spec, cell.puzzle.prompt, cell.puzzle.system, **params)  # bad params fail now
+    check_budget(config)
     return config
+
+
+def check_budget(config: CompareConfig) -> None:
+    """Refuse, before any run is recorded, a budget that cannot be checked for some model."""
+    from .run_budget import RunBudget
+
+    RunBudget(config.max_usd, config.max_gco2e).check_known([*config.models, *([config.judge] if config.judge else [])])
 
 
 @dataclass

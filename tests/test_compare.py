@@ -184,8 +184,10 @@ def test_gco2e_budget_and_unknown_price(serve, puzzle_file: Path) -> None:  # ty
     server = serve("openai")
     result = run(["openai/gpt-4.1-mini"], puzzle_file, max_tokens=50, max_gco2e=1e-9)
     assert result.stopped and "--max-gco2e" in result.stopped and server.count() == 0
+    runs = len(run_log.default().runs())
     with pytest.raises(ConfigError, match="no price is known for openai/not-a-priced-model"):
         run(["openai/not-a-priced-model"], puzzle_file, max_usd=1)
+    assert len(run_log.default().runs()) == runs  # refused before a run was recorded
 
 
 def test_unknown_cost_is_na_never_zero(serve, puzzle_file: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
