@@ -37,25 +37,23 @@ def _scatter(summary: Any, column: str, xlabel: str, title: str) -> Any:
     positive = [v for v in known[column] if v > 0]
     if positive and max(positive) / min(positive) > 50 and len(positive) == len(known):
         ax.set_xscale("log")
-    ax.set_xlabel(xlabel)
+    ax.set_xlabel(xlabel + ("\nnot shown (n/a): " + ", ".join(_short(m) for m in left_off) if left_off else ""))
     ax.set_ylabel("accuracy (%)")
     ax.set_ylim(-5, 105)
     ax.set_title(title)
     ax.grid(alpha=0.3)
-    if left_off:
-        fig.text(0.01, 0.005, "not shown (n/a): " + ", ".join(_short(m) for m in left_off), fontsize=7, alpha=0.8)
     return fig
 
 
 def accuracy_vs_cost(comparison: Any) -> Any:
-    """Accuracy (%) against US dollars per correct answer, one point per model."""
-    return _scatter(comparison.summary(), "usd_per_correct", "US$ per correct answer",
+    """Accuracy (%) against US dollars per answer, one point per model."""
+    return _scatter(comparison.summary(), "usd_per_answer", "US$ per answer (mean)",
                     f"Accuracy vs cost · run {comparison.run_id}")
 
 
 def accuracy_vs_co2e(comparison: Any) -> Any:
-    """Accuracy (%) against grams CO2e per correct answer, one point per model."""
-    return _scatter(comparison.summary(), "g_per_correct", "g CO2e per correct answer (estimate)",
+    """Accuracy (%) against grams CO2e per answer, one point per model."""
+    return _scatter(comparison.summary(), "g_per_answer", "g CO2e per answer (mean, estimate)",
                     f"Accuracy vs emissions · run {comparison.run_id}")
 
 

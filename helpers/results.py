@@ -114,7 +114,10 @@ class Comparison:
             out.append({"model": model, "cells": len(d), "answered": len(ok), "errors": int((d.status == "error").sum()),
                         "not_run": int((d.status == "not run").sum()), "graded": len(graded), "correct": correct,
                         "accuracy": correct / len(graded) if len(graded) else math.nan,
-                        "tokens": tokens, "cost_usd": usd, "g_co2e": grams, "tokens_per_correct": per("total_tokens"),
+                        "tokens": tokens, "cost_usd": usd, "g_co2e": grams,
+                        "usd_per_answer": usd / len(ok) if len(ok) else math.nan,
+                        "g_per_answer": grams / len(ok) if len(ok) else math.nan,
+                        "tokens_per_correct": per("total_tokens"),
                         "usd_per_correct": per("cost_usd", "judge_cost_usd"),
                         "g_per_correct": per("g_co2e", "judge_g_co2e"),
                         "latency_median_s": float(ok.latency_s.median()) if len(ok) else math.nan,
@@ -122,7 +125,8 @@ class Comparison:
         return pd.DataFrame(out)
 
     def majority(self) -> Any:
-        """Per model and puzzle over repeats: the majority answer, the agreement rate, and its grade."""
+        """Per model and puzzle over repeats: the majority answer, the agreement rate, its grade, and per-answer
+        figures (mean tokens, median latency, mean cost and g CO2e, the judge's share included)."""
         import pandas as pd
 
         puzzles = {p.id: p for p in self.config.puzzles.puzzles}
@@ -140,14 +144,17 @@ class Comparison:
                         "correct": None if first is None else first.correct,
                         "tokens_mean": float(ok.total_tokens.mean()) if len(ok) else math.nan,
                         "latency_median_s": float(ok.latency_s.median()) if len(ok) else math.nan,
-                        "cost_usd": self._total(d, "cost_usd", "judge_cost_usd"),
-                        "g_co2e": self._total(d, "g_co2e", "judge_g_co2e"),
+                        "cost_usd": self._total(d, "cost_usd", "judge_cost_usd") / len(ok) if len(ok) else math.nan,
+                        "g_co2e": self._total(d, "g_co2e", "judge_g_co2e") / len(ok) if len(ok) else math.nan,
                         "errors": "; ".join(sorted({str(k) for k in d[d.status == "error"].error_kind})) or None})
         return pd.DataFrame(out)
 
     # -- renderings ---------------------------------------------------------------------------------
     def side_by_side_rows(self) -> tuple[list[str], list[list[str]]]:
-        """Rows per puzzle and model: answer excerpt, ✓/✗, tokens, latency, cost, g CO2e (+ agreement)."""
+        """Rows per puzzle and model: answer excerpt, ✓/✗, tokens, latency, cost, g CO2e (+ agreement).
+
+        With repeats: the majority answer and its grade, mean tokens, median latency, mean cost and CO2e.
+        """
         head = ["puzzle", "model", "answer", "✓", "tokens", "latency", "cost", "CO2e"]
         repeats = self.config.repeat > 1
         if repeats:
