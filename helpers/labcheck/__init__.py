@@ -1,0 +1,16 @@
+"""Checkers for the labs: each looks at a student's work and says what is right, what is wrong (and how
+to fix it) and what is not done yet. A check never raises because of the student's code: an unfinished
+step (``None``, an empty value, ``NotImplementedError``) is reported as "not done yet".
+
+In a lab's ``check`` cell: ``labcheck.two_providers(models=models, answers=answers, …)``; the Report
+renders as Markdown in a notebook and as text elsewhere.
+
+One module per lab (``labNN_name.py``) holds its checker; ``core`` holds what they share.
+"""
+
+from .core import NOT_DONE, Finding, Report, attempt, close
+from .lab01_two_providers import expected_summary, two_providers
+from .lab04_add_a_provider import add_a_provider, served_models
+
+__all__ = ["NOT_DONE", "Finding", "Report", "add_a_provider", "attempt", "close", "expected_summary",
+           "served_models", "two_providers"]
