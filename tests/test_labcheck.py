@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -171,3 +172,147 @@ def test_add_a_provider_with_nothing_listening() -> None:
     url = f"http://127.0.0.1:{local_engine.free_port()}/v1"
     report = labcheck.add_a_provider(base_url=url)
     assert report.findings[0].message == f"BASE_URL: nothing answers at {url} (ConnectError); is the server running?"
+
+
+# -- lab 03: the three-way conversation, played on the stub's recorded answers -----------------------------------
+def three_seats() -> list[Any]:
+    from helpers.conversation import Seat
+
+    return [Seat("stub/gpt-35-turbo", "Alex", "You argue with everything."),
+            Seat("stub/gpt-4", "Blake", "You agree with everyone."),
+            Seat("stub/gpt-35-turbo@seed=1", "Cara", "You make jokes.")]
+
+
+def messages_for(seats: list[Any], me: int, history: list[tuple[int, str]]) -> list[dict[str, str]]:
+    messages = [{"role": "system", "content": f"{seats[me].persona} You are {seats[me].name}."}]
+    for who, text in history:
+        if who == me:
+            messages.append({"role": "assistant", "content": text})
+        else:
+            messages.append({"role": "user", "content": f"{seats[who].name}: {text}"})
+    return messages
+
+
+def play(seats: list[Any], view: Any = messages_for, rounds: int = 1, spec_of: Any = None) -> tuple[list, list]:
+    from helpers import ask
+
+    history: list[tuple[int, str]] = [(0, "Hi all."), (1, "Hello."), (2, "Hey.")]
+    answers = []
+    for _ in range(rounds):
+        for me, seat in enumerate(seats):
+            got = ask(spec_of(me) if spec_of else seat.spec, view(seats, me, history), max_tokens=20)
+            answers.append(got)
+            history.append((me, got.text))
+    return history, answers
+
+
+def test_three_way_untouched_skeleton() -> None:
+    def messages_for_todo(seats: list[Any], me: int, history: list[tuple[int, str]]) -> list[dict[str, str]]:
+        raise NotImplementedError("your code here")
+
+    report = labcheck.three_way(seats=[], messages_for=messages_for_todo, history=[(0, "Hi all.")], answers=[])
+    assert states(report) == ["todo", "todo", "todo"]
+    assert report.headline == "⏳ Lab 03 · three-way conversation: not done yet (3 step(s) to go)"
+
+
+def test_three_way_finished_passes_with_a_table() -> None:
+    seats = three_seats()
+    history, answers = play(seats, rounds=2)
+    report = labcheck.three_way(seats=seats, messages_for=messages_for, history=history, answers=answers)
+    assert report.passed, str(report)
+    assert report.findings[-1].message.startswith("the conversation: 2 round(s), 6 turns")
+    assert [(row["seat"], row["model"]) for row in report.table[:3]] == [
+        ("Alex", "stub/gpt-35-turbo"), ("Blake", "stub/gpt-4"), ("Cara", "stub/gpt-35-turbo@seed=1")]
+
+
+def own_turn_as_user(seats: list[Any], me: int, history: list[tuple[int, str]]) -> list[dict[str, str]]:
+    return [{"role": "system", "content": seats[me].persona},
+            *({"role": "user", "content": f"{seats[who].name}: {text}"} for who, text in history)]
+
+
+def others_as_assistant(seats: list[Any], me: int, history: list[tuple[int, str]]) -> list[dict[str, str]]:
+    return [{"role": "system", "content": seats[me].persona},
+            *({"role": "assistant", "content": f"{seats[who].name}: {text}"} for who, text in history)]
+
+
+def unnamed(seats: list[Any], me: int, history: list[tuple[int, str]]) -> list[dict[str, str]]:
+    return [{"role": "system", "content": seats[me].persona},
+            *({"role": "assistant" if who == me else "user", "content": text} for who, text in history)]
+
+
+def merged(seats: list[Any], me: int, history: list[tuple[int, str]]) -> list[dict[str, str]]:
+    from helpers.conversation import Turn, labelled_messages
+
+    return labelled_messages(seats, me, [Turn(0, who, seats[who].name, text) for who, text in history])
+
+
+@pytest.mark.parametrize(("view", "expected"), [
+    (own_turn_as_user, "seat 1 (Alex) sees its own turn as 'user': a seat's own turns must be 'assistant'"),
+    (others_as_assistant, "seat 1 (Alex) sees Blake's turn as 'assistant': the others' turns must be 'user' messages"),
+    (unnamed, ("Blake's line reaches seat 1 (Alex) without Blake's name: prefix the others' lines with the "
+               "speaker's name ('Blake: …')")),
+    (lambda s, me, h: messages_for(s, me, h)[1:], "seat 1 (Alex) gets a first message with role 'assistant'"),
+    (lambda s, me, h: [{"role": "system", "content": "Be nice."}, *messages_for(s, me, h)[1:]],
+     "the system prompt of seat 1 (Alex) does not hold its persona"),
+    (lambda s, me, h: messages_for(s, me, h[::-1]), "the lines reach seat 1 (Alex) out of order"),
+    (lambda s, me, h: messages_for(s, me, h[:-1]), "seat 1 (Alex) does not see Cara's line 'Hey there, I am more"),
+    (lambda s, me, h: messages_for(s, me, h)[-1], "`messages_for` returns {'role': 'user'"),
+])
+def test_three_way_message_list_mistakes(view: Any, expected: str) -> None:
+    report = labcheck.three_way(seats=three_seats(), messages_for=view)
+    assert report.findings[1].state == "wrong"
+    assert report.findings[1].message.startswith(expected), report.findings[1].message
+
+
+def test_three_way_accepts_merged_messages_and_names_the_seat_of_a_later_mistake() -> None:
+    assert labcheck.three_way(seats=three_seats(), messages_for=merged).findings[1].state == "ok"
+
+    def third_seat_wrong(seats: list[Any], me: int, history: list[tuple[int, str]]) -> list[dict[str, str]]:
+        return (own_turn_as_user if me == 2 else messages_for)(seats, me, history)
+
+    report = labcheck.three_way(seats=three_seats(), messages_for=third_seat_wrong)
+    assert report.findings[1].message.startswith("seat 3 (Cara) sees its own turn as 'user'")
+
+
+@pytest.mark.parametrize(("seats", "expected"), [
+    (lambda s: s[:2], "`seats` holds 2 seat(s): a 3-way conversation needs a list of three"),
+    (lambda s: [s[0], s[1], s[1]], "the seats are called ['Alex', 'Blake', 'Blake']: give every seat a name"),
+    (lambda s: [s[0], s[1], replace(s[2], persona=" ")], "seat 3 (Cara) has no persona"),
+    (lambda s: [s[0], s[1], replace(s[2], persona=s[0].persona)], "two seats share a persona"),
+    (lambda s: [s[0], s[1], replace(s[2], spec="anthropic/claude-haiku-4-5")],
+     "seat 3 (Cara) sits at anthropic/claude-haiku-4-5, which needs ANTHROPIC_API_KEY (not set here)"),
+    (lambda s: [s[0], s[1], replace(s[2], spec="opneai/gpt-4.1-mini")], "seat 3 (Cara): unknown provider 'opneai'"),
+    (lambda s: [{"spec": x.spec, "name": x.name, "persona": x.persona} for x in s], "make each seat a Seat("),
+])
+def test_three_way_seat_mistakes(seats: Any, expected: str) -> None:
+    report = labcheck.three_way(seats=seats(three_seats()), messages_for=messages_for)
+    assert report.findings[0].state == "wrong" and report.findings[0].message.startswith(expected), report.findings[0]
+    assert report.findings[-1].message == "Step 3 needs the seats of step 1 and messages_for of step 2 first"
+
+
+def test_three_way_every_seat_must_call_its_own_model() -> None:
+    seats = three_seats()
+    history, answers = play(seats, spec_of=lambda me: seats[0].spec)  # the classic slip: one client for all
+    report = labcheck.three_way(seats=seats, messages_for=messages_for, history=history, answers=answers)
+    assert report.findings[-1].message == ("turn 2 (Blake) was answered by stub/gpt-35-turbo, but Blake sits at "
+                                           "stub/gpt-4: each seat must call its own model, ask(seats[me].spec, …)")
+
+
+def test_three_way_every_seat_must_get_its_own_view_and_history_must_grow() -> None:
+    seats = three_seats()
+    history, answers = play(seats, view=lambda s, me, h: messages_for(s, 0, h))  # everyone gets seat 1's view
+    report = labcheck.three_way(seats=seats, messages_for=messages_for, history=history, answers=answers)
+    assert report.findings[-1].message == ("turn 2 (Blake) was not sent messages_for(seats, 1, history): every seat "
+                                           "must be sent the conversation as seen from its own seat")
+    history, answers = play(seats)
+    report = labcheck.three_way(seats=seats, messages_for=messages_for, history=history[:3], answers=answers)
+    assert report.findings[-1].message == ("history[0] should be (0, the text of turn 1 (Alex)), but it is "
+                                           "(0, 'Hi all.'): append (me, answer.text) to `history` after every turn, "
+                                           "so the next seat sees it")
+    report = labcheck.three_way(seats=seats, messages_for=messages_for, history=history[:2], answers=answers)
+    assert report.findings[-1].message.startswith("`history` holds 2 lines for 3 answers: append (me, answer.text)")
+    report = labcheck.three_way(seats=seats, messages_for=messages_for, history=history, answers=answers[:2])
+    assert report.findings[-1].message.startswith("`answers` holds 2 turns: a round is one turn per seat")
+    failed = [*answers[:2], replace(answers[2], error="stub is down")]
+    report = labcheck.three_way(seats=seats, messages_for=messages_for, history=history, answers=failed)
+    assert report.findings[-1].message == "turn 3 (Cara) failed: stub is down"

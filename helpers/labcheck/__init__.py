@@ -10,7 +10,8 @@ One module per lab (``labNN_name.py``) holds its checker; ``core`` holds what th
 
 from .core import NOT_DONE, Finding, Report, attempt, close
 from .lab01_two_providers import expected_summary, two_providers
+from .lab03_three_way import three_way
 from .lab04_add_a_provider import add_a_provider, served_models
 
 __all__ = ["NOT_DONE", "Finding", "Report", "add_a_provider", "attempt", "close", "expected_summary",
-           "served_models", "two_providers"]
+           "served_models", "three_way", "two_providers"]
