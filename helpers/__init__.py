@@ -15,9 +15,12 @@ _EXPORTS = {
     "ask": "helpers.llm", "ask_async": "helpers.llm", "ask_many": "helpers.llm",
     "Answer": "helpers.answer", "Usage": "helpers.answer", "Emissions": "helpers.answer",
     "LabError": "helpers.errors", "Store": "helpers.store",
+    "chat": "helpers.conversation", "Conversation": "helpers.conversation", "Seat": "helpers.conversation",
+    "setup": "helpers.notebook",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = ["Answer", "Conversation", "Emissions", "LabError", "Seat", "Store", "Usage", "ask", "ask_async",
+           "ask_many", "chat", "setup"]
 
 
 def __getattr__(name: str) -> Any:

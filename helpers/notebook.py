@@ -282,7 +282,7 @@ def setup(show_status: bool = True, services: Sequence[Service] | None = None) -
 
     ``services`` replaces the probes of the engine, Ollama and the stub (for tests).
     """
-    env = settings.load_env()
+    env = settings.load_env(force=True)  # re-running the setup cell picks up an edited .env
     lab = Lab(key_status=keys.status(),
               services=list(services) if services is not None else [engine_service(), ollama_service(),
                                                                      stub_service()],

@@ -12,7 +12,7 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ASSETS = PROJECT_ROOT / "assets"
 
-_loaded_from: Path | None = None
+_loaded_from: Path | None = None  # the .env path last looked at (read, or found missing)
 
 
 def env_file() -> Path:
@@ -21,23 +21,25 @@ def env_file() -> Path:
 
 
 def load_env(force: bool = False) -> Path | None:
-    """Load `.env` into ``os.environ`` (values in the file win). Returns the file read, or None."""
+    """Load `.env` into ``os.environ`` (values in the file win). Returns the file read, or None.
+
+    Read once per process and path; ``force=True`` reads it again (e.g. after editing `.env`).
+    """
     global _loaded_from
     path = env_file()
-    if _loaded_from == path and not force:
-        return path
-    if not path.is_file():
-        return None
-    from dotenv import load_dotenv
+    if force or _loaded_from != path:
+        _loaded_from = path
+        if path.is_file():
+            from dotenv import load_dotenv
 
-    load_dotenv(path, override=True)
-    _loaded_from = path
-    return path
+            load_dotenv(path, override=True)
+    return path if path.is_file() else None
 
 
 def get(name: str, default: str | None = None) -> str | None:
     """A setting from the environment (after loading `.env`); empty strings count as unset."""
-    load_env()
+    if _loaded_from != env_file():
+        load_env()
     value = os.environ.get(name)
     return value if value not in (None, "") else default
 

@@ -12,7 +12,7 @@ import json
 import secrets
 import sqlite3
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -79,7 +79,7 @@ UNCACHED_PARAMS = ("stream", "timeout")
 
 
 def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 def request_hash(provider: str, model: str, messages: list[dict[str, Any]], params: dict[str, Any]) -> str:

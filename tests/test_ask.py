@@ -176,7 +176,7 @@ def test_async_fan_out_and_ask_many(openai_env):
 def test_cli_ask_against_loopback_server(openai_env, tmp_path):
     env = {**os.environ, "OPENAI_BASE_URL": openai_env.base_url, "OPENAI_API_KEY": KEY,
            "LLMLAB_DB": str(tmp_path / "cli.db")}
-    out = subprocess.run([sys.executable, "-m", "helpers", "ask", "-m", "openai/gpt-4o-mini", "hi"],
+    out = subprocess.run([sys.executable, "-m", "helpers", "ask", "-m", "openai/gpt-4o-mini", "hi"], check=False,
                          capture_output=True, text=True, env=env, timeout=60)
     assert out.returncode == 0, out.stderr
     assert "Echo: hi" in out.stdout and "tokens" in out.stdout and "latency" in out.stdout
@@ -189,6 +189,6 @@ def test_cli_errors_have_no_traceback(tmp_path):
     env = {**os.environ, "LLMLAB_DB": str(tmp_path / "cli.db"), "LLMLAB_ENV_FILE": str(tmp_path / "none")}
     for args, words in [(["ask", "-m", "nosuch/x", "hi"], "unknown provider 'nosuch'"),
                         (["ask", "-m", "openai/gpt-4o-mini", "hi"], "OPENAI_API_KEY")]:
-        out = subprocess.run([sys.executable, "-m", "helpers", *args], capture_output=True, text=True,
+        out = subprocess.run([sys.executable, "-m", "helpers", *args], check=False, capture_output=True, text=True,
                              env={k: v for k, v in env.items() if k != "OPENAI_API_KEY"}, timeout=60)
         assert out.returncode != 0 and words in out.stderr and "Traceback" not in out.stderr
