@@ -10,8 +10,10 @@ One module per lab (``labNN_name.py``) holds its checker; ``core`` holds what th
 
 from .core import NOT_DONE, Finding, Report, attempt, close
 from .lab01_two_providers import expected_summary, two_providers
+from .lab02_grader import grader_comparison, write_a_grader
 from .lab03_three_way import three_way
 from .lab04_add_a_provider import add_a_provider, served_models
+from .lab05_energy import energy_per_token
 
-__all__ = ["NOT_DONE", "Finding", "Report", "add_a_provider", "attempt", "close", "expected_summary",
-           "served_models", "three_way", "two_providers"]
+__all__ = ["NOT_DONE", "Finding", "Report", "add_a_provider", "attempt", "close", "energy_per_token",
+           "expected_summary", "grader_comparison", "served_models", "three_way", "two_providers", "write_a_grader"]
