@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from typing import Any
 
@@ -316,3 +317,191 @@ def test_three_way_every_seat_must_get_its_own_view_and_history_must_grow() -> N
     failed = [*answers[:2], replace(answers[2], error="stub is down")]
     report = labcheck.three_way(seats=seats, messages_for=messages_for, history=history, answers=failed)
     assert report.findings[-1].message == "turn 3 (Cara) failed: stub is down"
+
+
+# -- lab 02: write a grader ---------------------------------------------------------------------------------------
+GRADER_UNITS = {"%": 0.01, "percent": 0.01, "mm": 0.001, "millimetre": 0.001, "millimeter": 0.001, "cm": 0.01,
+                "centimetre": 0.01, "centimeter": 0.01, "dollar": 1.0}
+GRADER_NUMBER = re.compile(r"(\d+(?:\.\d+)?)(?:\s*/\s*(\d+))?\s*(%|percent|mm|cm|millimet(?:re|er)s?|"
+                           r"centimet(?:re|er)s?|dollars?)?", re.IGNORECASE)
+
+
+def read_number(text: str, units: dict[str, float] = GRADER_UNITS) -> float | None:
+    """The lab's worked solution: the last number of the text, in base units."""
+    found = GRADER_NUMBER.findall(text)
+    if not found:
+        return None
+    number, denominator, unit = found[-1]
+    value = float(number) / float(denominator) if denominator else float(number)
+    return value * units.get(unit.lower().rstrip("s"), 1.0)
+
+
+def grader(read: Any = read_number) -> Any:
+    def is_correct(expected: str, answer: str) -> bool:
+        want, got = read(expected), read(answer)
+        return want is not None and got is not None and abs(got - want) <= 0.01 * abs(want)
+
+    return is_correct
+
+
+def no_percent(text: str) -> float | None:
+    return read_number(text, {k: v for k, v in GRADER_UNITS.items() if k not in ("%", "percent")})
+
+
+def no_units(text: str) -> float | None:
+    return read_number(text, {"%": 0.01, "percent": 0.01})
+
+
+def test_grader_untouched_skeleton_is_not_done_yet() -> None:
+    report = labcheck.write_a_grader(read_number=todo, is_correct=lambda e, a: todo(a))
+    assert states(report) == ["todo", "todo"] and "to fix" not in report.headline
+    assert report.findings[1].message.startswith("Step 2 is not done yet: replace `raise NotImplementedError` in")
+
+
+def test_grader_worked_solution_passes_every_skill() -> None:
+    report = labcheck.write_a_grader(read_number=read_number, is_correct=grader())
+    assert report.passed, str(report)
+    assert [f.message.split(":")[0] for f in report.findings[1:]] == [
+        "fractions", "decimals", "percentages", "units", "money", "final answer", "whole numbers"]
+    assert report.table == []
+
+
+def test_grader_names_the_phrasing_it_gets_wrong_and_why() -> None:
+    report = labcheck.write_a_grader(read_number=no_percent, is_correct=grader(no_percent))
+    wrong = [f.message for f in report.findings if f.state == "wrong"]
+    assert wrong == [
+        ("`read_number('66.7%')` returns 66.7, expected 0.667: a percentage is a fraction of 100: divide by 100; "
+         "`read_number('67 percent')` returns 67.0, expected 0.67: 'percent' written out is a percentage too"),
+        ("percentages: accepts `0.67` but rejects `66.7%` in `So the probability is about 66.7%.`, both right for "
+         "`2/3`: handle percentages: 66.7% is 0.667 (and 1 more percentages phrasing(s))")]
+    assert [(r["answer"], r["yours"]) for r in report.table] == [("`So the probability is about 66.7%.`", "wrong"),
+                                                                 ("`It's roughly 67 percent.`", "wrong")]
+
+
+def test_grader_that_ignores_units_accepts_a_wrong_length() -> None:
+    report = labcheck.write_a_grader(read_number=no_units, is_correct=grader(no_units))
+    (units,) = [f.message for f in report.findings if f.message.startswith("units")]
+    assert units == ("units: accepts `4 millimetres` but rejects `0.4 cm` in `Answer: 0.4 cm`, both right for "
+                     "`4 mm`: convert units before comparing: 0.4 cm is 4 mm (and 1 more units phrasing(s))")
+    assert {"expected": "`4 mm`", "answer": "`The distance is 4 cm.`", "truly": "wrong", "yours": "right"} in report.table
+
+
+def test_grader_that_reads_the_first_number() -> None:
+    def first(text: str) -> float | None:
+        found = GRADER_NUMBER.search(text)
+        return read_number(found.group(0)) if found else None
+
+    report = labcheck.write_a_grader(read_number=first, is_correct=grader(first))
+    assert "`read_number('2 cm of pages and 2 mm of cover: 4 mm')` returns 0.02, expected 0.004: read the last " \
+           "number of the text" in report.findings[0].message
+    (final,) = [f.message for f in report.findings if f.message.startswith("final answer")]
+    assert final.startswith("final answer: accepts `$90.00` but rejects `$90` in `5 shirts cost $100. With 10% off, "
+                            "you pay $90.`, both right for `$90`: grade the last number, not the first")
+    assert final.endswith("(and 2 more final answer phrasing(s))")
+
+
+def test_grader_that_crashes_or_answers_in_words() -> None:
+    def crashes_without_number(expected: str, answer: str) -> bool:
+        return abs(read_number(answer) - read_number(expected)) < 1e-2  # TypeError on None
+
+    report = labcheck.write_a_grader(read_number=read_number, is_correct=lambda e, a: 1 / 0)
+    assert states(report) == ["ok", "wrong"]
+    assert report.findings[1].message == ("`is_correct` raised ZeroDivisionError: division by zero on every phrasing "
+                                          "(the first was `Answer: 2/3`): return True or False, and False when there "
+                                          "is no number")
+    report = labcheck.write_a_grader(read_number=read_number, is_correct=lambda e, a: "yes")
+    assert "returned 'yes' (a str, not True or False)" in report.findings[1].message
+    report = labcheck.write_a_grader(read_number=lambda t: str(read_number(t)), is_correct=crashes_without_number)
+    assert report.findings[0].message.startswith("`read_number('2/3')` returns '0.6666666666666666' (a str), "
+                                                 "expected the number 0.6667: return a float")
+    assert report.passed is False and all(f.state == "ok" for f in report.findings[1:])  # no phrasing lacks a number
+
+
+def test_grader_comparison_with_helpers_graders() -> None:
+    table = labcheck.grader_comparison(grader())
+    assert "| `It is two thirds.` | `2/3` | right | wrong ✗ | right |" in table
+    assert "| `The probability is 2/3, not 1/2.` | `2/3` | right | wrong ✗ | right |" in table
+    assert "| `The probability is 0.7.` | `2/3` | wrong | wrong | wrong |" in table
+    assert table.endswith("Graded as they truly are: **yours 23 of 31**, helpers.graders 31 of 31 (✗ marks a wrong "
+                          "verdict). The last 10 rows go beyond the lab's checks.")
+    assert "| `Answer: 2/3` | `2/3` | right | not done yet | right |" in labcheck.grader_comparison(
+        lambda e, a: todo(a))
+
+
+# -- lab 05: energy per token ---------------------------------------------------------------------------------------
+def energy_runs(**changes: float) -> list[dict[str, Any]]:
+    """Three calls as CodeCarbon measured them here (world grid, 475 g CO2e/kWh)."""
+    runs = [{"output_tokens": 60, "seconds": 0.87, "kwh": 5.29e-6},
+            {"output_tokens": 16, "seconds": 0.33, "kwh": 2.24e-6},
+            {"output_tokens": 40, "seconds": 0.60, "kwh": 3.90e-6}]
+    return [{**r, "g_co2e": r["kwh"] * 475, **changes} for r in runs]
+
+
+def wh_per_1k(runs: list[dict[str, Any]]) -> float:
+    return sum(r["kwh"] for r in runs) * 1000 / sum(r["output_tokens"] for r in runs) * 1000
+
+
+def test_energy_untouched_skeleton_is_not_done_yet() -> None:
+    report = labcheck.energy_per_token(runs=[], wh_per_1k=todo)
+    assert states(report) == ["todo", "todo"] and report.headline.startswith("⏳")
+    report = labcheck.energy_per_token(runs=energy_runs(), wh_per_1k=todo)
+    assert states(report) == ["ok", "todo"]
+
+
+def test_energy_finished_work_passes_with_the_figures() -> None:
+    report = labcheck.energy_per_token(runs=energy_runs(), wh_per_1k=wh_per_1k)
+    assert report.passed, str(report)
+    assert report.findings[0].message == ("`runs`: 3 calls, 116 output tokens, 0.0114 Wh in 1.8 s (about 22.9 W on "
+                                          "average; grid 475 g CO2e/kWh)")
+    assert report.findings[1].message == ("`wh_per_1k`: 0.0985 Wh per 1,000 output tokens on this machine (total "
+                                          "energy ÷ total tokens)")  # 11.43e-6 kWh × 1e6 / 116 tokens
+    assert report.table[0]["Wh per 1k tokens"] == pytest.approx(5.29e-6 * 1e6 / 60)
+    assert report.table[0]["watts"] == pytest.approx(5.29e-6 * 3.6e6 / 0.87)
+
+
+@pytest.mark.parametrize(("slip", "expected"), [
+    (lambda runs: wh_per_1k(runs) / 1000, "1,000 times too small: convert kWh to Wh (× 1000) and count per 1,000"),
+    (lambda runs: wh_per_1k(runs) / 1e6, "a million times too small: that is kWh per token"),
+    (lambda runs: wh_per_1k(runs) * 3600, "3,600 times too big: that is joules"),
+    (lambda runs: sum(r["kwh"] * 1e6 / r["output_tokens"] for r in runs) / len(runs),
+     "that is the mean of the per-call ratios; divide the total energy by the total tokens instead"),
+    (lambda runs: wh_per_1k(runs) * 2, "total Wh = sum of kwh × 1000; per 1,000 tokens = total Wh ÷ total output"),
+])
+def test_energy_arithmetic_slips_are_named(slip: Any, expected: str) -> None:
+    report = labcheck.energy_per_token(runs=energy_runs(), wh_per_1k=slip)
+    assert report.findings[1].state == "wrong"
+    assert report.findings[1].message.startswith("`wh_per_1k` gives ")
+    assert "for your runs, expected 0.09853 Wh per 1,000 output tokens: " + expected in report.findings[1].message
+
+
+def test_energy_averaged_ratios_are_caught_even_when_the_own_runs_hide_them() -> None:
+    same_ratio = [{"output_tokens": n, "seconds": n / 50, "kwh": n * 1e-7, "g_co2e": n * 1e-7 * 56} for n in (20, 40, 60)]
+
+    def averaged(runs: list[dict[str, Any]]) -> float:
+        return sum(r["kwh"] * 1e6 / r["output_tokens"] for r in runs) / len(runs)
+
+    report = labcheck.energy_per_token(runs=same_ratio, wh_per_1k=averaged)
+    assert report.findings[1].message.startswith("`wh_per_1k` gives 0.1667 for the runs [")
+    assert report.findings[1].message.endswith("expected 0.15 Wh per 1,000 output tokens: that is the mean of the "
+                                               "per-call ratios; divide the total energy by the total tokens instead "
+                                               "(a long answer weighs more than a short one)")
+
+
+@pytest.mark.parametrize(("runs", "expected"), [
+    (energy_runs()[:2], "`runs` holds 2 call(s): measure at least 3"),
+    ([{**r, "g_co2e": r["g_co2e"] / 1000} for r in energy_runs()],
+     ("`runs`: call 1: 2.51e-06 g for 5.29e-06 kWh is 0.475 g/kWh, far below any grid: data.emissions is in kg, "
+      "multiply by 1000 for grams (2 more call(s) have problems too)")),
+    ([{**r, "kwh": r["kwh"] * 3.6e6} for r in energy_runs()],
+     "`runs`: call 1: 19 kWh in 0.87 s would mean 78,802,759 W; is the energy in Wh or J?"),
+    (energy_runs(output_tokens=0), "`runs`: call 1 has 0 output tokens: ask for something longer"),
+    ([{"tokens": 3}] * 3, ("`runs`: call 1 lacks ['output_tokens', 'seconds', 'kwh', 'g_co2e']: output_tokens = "
+                          "answer.usage.completion_tokens;")),
+    (energy_runs(kwh=None), "`runs`: call 1: kwh is None, not a number: use the task's energy (data.energy_consumed"),
+    ({"kwh": 1.0}, "`runs` is a dict: make it a list with one dict per measured call"),
+])
+def test_energy_measurement_slips(runs: Any, expected: str) -> None:
+    report = labcheck.energy_per_token(runs=runs, wh_per_1k=wh_per_1k)
+    assert states(report) == ["wrong", "todo"]
+    assert report.findings[0].message.startswith(expected), report.findings[0].message
+    assert report.findings[1].message == "Step 3 needs the measurements of step 2 first"
