@@ -88,7 +88,7 @@ class _StreamState(StreamState):
 
 
 def _map(request: Request, exc: Exception) -> errors.LabError:
-    import httpx
+    import httpx2  # the openai SDK's own HTTP library (imported with it), not the separate httpx package
     import openai
 
     if isinstance(exc, errors.LabError):
@@ -97,17 +97,17 @@ def _map(request: Request, exc: Exception) -> errors.LabError:
         return describe(request, exc.status_code, sdk_message(exc), exc)
     if isinstance(exc, openai.APITimeoutError):
         return describe(request, None, "timed out", TimeoutError())
-    if isinstance(exc, (openai.APIConnectionError, httpx.TransportError)):
+    if isinstance(exc, (openai.APIConnectionError, httpx2.TransportError)):
         return describe(request, None, str(exc), exc)
     return errors.MalformedResponse(f"{request.spec}: the response could not be read ({type(exc).__name__}: "
                                     f"{str(exc)[:200]})", hint="Check that the base URL is an OpenAI-compatible API.")
 
 
 def _errors():
-    import httpx
+    import httpx2
     import openai
 
-    return (openai.APIError, httpx.HTTPError, ValueError, AttributeError, TypeError)
+    return (openai.APIError, httpx2.HTTPError, ValueError, AttributeError, TypeError)
 
 
 def complete(request: Request) -> Answer:
