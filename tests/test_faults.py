@@ -347,3 +347,27 @@ def test_notebook_against_faulty_servers(kernel_dir: Path, offline_env: dict[str
                      "openrouter": "malformed"}, kinds
     if "LOCAL_BASE_URL" in env:  # the offline model still answered its cells
         assert conn.execute("SELECT count(*) FROM calls WHERE provider='local' AND error IS NULL").fetchone()[0] >= 1
+
+
+# -- a failed run finished from the CLI (kill -9 then resume: tests/test_compare.py) -------------------------
+@pytest.mark.slow
+def test_cli_resume_asks_only_what_failed(servers: tuple[FakeOpenAI, FakeOpenAI], tmp_path: Path) -> None:
+    faulty, good = servers
+    faulty.default = Fault.status(503, headers=FAST_RETRY)
+    puzzles = tmp_path / "puzzles.yaml"
+    puzzles.write_text(PUZZLES)
+    spec = "groq/openai/gpt-oss-20b"
+    first = compare.compare([spec, GOOD], str(puzzles), progress=False, out=io.StringIO(), max_retries=0)
+    assert list(first.cells.status) == ["error", "ok", "error", "ok"]
+    store = run_log.default()
+    kept = {r["cell"]: r["id"] for r in store.calls(first.run_id, where="error IS NULL")}
+    faulty.default = Fault.ok()  # the provider is back
+    out = subprocess.run([sys.executable, "-m", "helpers", "compare", "--resume", first.run_id, "--no-progress"],
+                         cwd=ROOT, env=dict(os.environ), capture_output=True, text=True, timeout=120, check=False)
+    assert out.returncode == 0 and "Traceback" not in out.stderr, out.stderr
+    assert out.stdout.splitlines()[0] == f"run id: {first.run_id}"
+    assert (faulty.count(), good.count()) == (4, 2)  # two failed tries, then only the two failed cells again
+    answered = store.calls(first.run_id, where="error IS NULL")
+    assert sorted(r["cell"] for r in answered) == sorted(f"{m}|{p}|0" for m in (spec, GOOD) for p in ("sum", "root"))
+    assert {r["cell"]: r["id"] for r in answered if r["cell"] in kept} == kept  # earlier answers untouched
+    assert len(store.calls(first.run_id, where="error IS NOT NULL")) == 2  # the failures stay on record
