@@ -77,18 +77,36 @@ def check_value(raw: str, prefixes: tuple[str, ...] = (), variable: str = "the k
     return out
 
 
+def unsendable(value: str, variable: str) -> tuple[str, str] | None:
+    """(what is wrong, the fix) when no HTTP header can carry the key (non-ASCII or control characters)."""
+    if value.isascii() and value.isprintable():
+        return None
+    fixes = " ".join(check_value(value, (), variable)) or "Copy the key again from the provider's page as plain text."
+    return f"{variable} holds characters no HTTP header can carry, so the request was not sent", fixes
+
+
+def env_problems() -> list[settings.EnvProblem]:
+    """`.env` lines that do not set what they seem to (key and base-URL variables recognised by name)."""
+    known = {name for p in catalog.providers().values() for name in (p.key_var, p.base_url_var) if name}
+    return settings.env_file_problems(known)
+
+
 def status() -> list[KeyStatus]:
-    """Set / not set, masked prefix and warnings for every provider key (reads `.env` first)."""
+    """Set / not set, masked prefix and warnings for every provider key (reads `.env` first).
+
+    Warnings include `.env` lines meant for the key that python-dotenv could not read or that misspell it.
+    """
     settings.load_env()
     everyone = catalog.providers().values()
+    lines = env_problems()
     out = []
     for p in catalog.key_providers():
         raw = os.environ.get(p.key_var or "", "")
         sharing = [q.name for q in everyone if q.key_var == p.key_var]
-        prefixes = p.key_prefixes
-        out.append(KeyStatus(
-            variable=p.key_var or "", providers=sharing, key_url=p.key_url, is_set=bool(raw.strip()),
-            shown=mask(raw.strip()), warnings=check_value(raw, prefixes, p.key_var or "") if raw.strip() else []))
+        warnings = [e.message for e in lines if e.variable == p.key_var]
+        warnings += check_value(raw, p.key_prefixes, p.key_var or "") if raw.strip() else []
+        out.append(KeyStatus(variable=p.key_var or "", providers=sharing, key_url=p.key_url, is_set=bool(raw.strip()),
+                             shown=mask(raw.strip()), warnings=warnings))
     return out
 
 

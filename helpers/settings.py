@@ -6,8 +6,14 @@ python-dotenv's ``override=True``, as the course does; tests point ``LLMLAB_ENV_
 
 from __future__ import annotations
 
+import io
 import os
+import re
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
 from pathlib import Path
+
+from .errors import ConfigError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ASSETS = PROJECT_ROOT / "assets"
@@ -54,11 +60,72 @@ def db_path() -> Path:
     return Path(get("LLMLAB_DB") or home() / "llmlab.db")
 
 
+def _number(name: str, default: float, cast: Callable[[str], float], low: float, high: float, what: str) -> float:
+    raw = get(name)
+    if raw is None:
+        return default
+    try:
+        value = cast(raw.strip())
+    except ValueError:
+        value = None
+    if value is None or not low <= value <= high:
+        raise ConfigError(f"{name}={raw!r} is not valid",
+                          hint=f"Set {name} to {what} in .env or the environment, or remove it for the default.")
+    return value
+
+
 def timeout_seconds() -> float:
-    """Default request timeout (``LLMLAB_TIMEOUT``, seconds)."""
-    return float(get("LLMLAB_TIMEOUT") or 60)
+    """Default request timeout (``LLMLAB_TIMEOUT``, seconds, default 60); ConfigError naming the fix if bad."""
+    return float(_number("LLMLAB_TIMEOUT", 60.0, float, 0.001, 3600, "a number of seconds, e.g. LLMLAB_TIMEOUT=60"))
 
 
 def max_retries() -> int:
-    """How often 429/5xx/connection errors are retried (``LLMLAB_MAX_RETRIES``)."""
-    return int(get("LLMLAB_MAX_RETRIES") or 2)
+    """How often 429/5xx/connection errors are retried (``LLMLAB_MAX_RETRIES``, default 2)."""
+    return int(_number("LLMLAB_MAX_RETRIES", 2, int, 0, 20, "a whole number from 0 to 20, e.g. LLMLAB_MAX_RETRIES=2"))
+
+
+@dataclass(frozen=True)
+class EnvProblem:
+    """A `.env` line that does not set what it seems to: the line, the variable it is about, and the fix."""
+
+    line: int
+    variable: str | None
+    message: str
+
+
+_NAME = re.compile(r"\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.\-]*)\s*(=?)")
+
+
+def env_file_problems(known: Collection[str] = (), path: Path | None = None) -> list[EnvProblem]:
+    """Lines of `.env` that python-dotenv cannot read, name ``known`` variables without a value, or spell a
+    ``known`` name differently (case, dashes). Messages never repeat a value (it may be a key)."""
+    path = path or env_file()
+    if not path.is_file():
+        return []
+    from dotenv.parser import parse_stream
+
+    where = f"of {path.name}"
+    out: list[EnvProblem] = []
+    for binding in parse_stream(io.StringIO(path.read_text(encoding="utf-8-sig", errors="replace"))):
+        n, name = binding.original.line, binding.key
+        if binding.error:
+            match = _NAME.match(binding.original.string)
+            if match is None:
+                out.append(EnvProblem(n, None, f"line {n} {where} cannot be read: write one setting per line as "
+                                               "NAME=value, or start a comment with #."))
+            elif match.group(2):
+                name = match.group(1)
+                out.append(EnvProblem(n, name, f"line {n} {where}: the value of {name} opens a quote that is not "
+                                               f"closed: close the quote ({name}=\"value\") or drop the quotes."))
+            else:
+                name = match.group(1)
+                out.append(EnvProblem(n, name, f"line {n} {where} does not set {name}: write {name}=value (an '=' "
+                                               "between the name and the value, no ':' or space)."))
+        elif name is None:
+            continue
+        elif name not in known and (spelled := name.upper().replace("-", "_").replace(".", "_")) in known:
+            out.append(EnvProblem(n, spelled, f"line {n} {where} sets '{name}', but LLM Lab reads {spelled}: "
+                                              f"write {spelled}=value (upper case, underscores)."))
+        elif name in known and binding.value is None:
+            out.append(EnvProblem(n, name, f"line {n} {where} names {name} without a value: write {name}=value."))
+    return out

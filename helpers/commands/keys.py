@@ -18,7 +18,8 @@ def run(args: argparse.Namespace) -> int:
     source = settings.load_env()
     print(f".env: {source if source else 'none found (' + str(settings.env_file()) + ')'}")
     problems = 0
-    for s in keys.status():
+    statuses = keys.status()
+    for s in statuses:
         state = f"set      {s.shown}" if s.is_set else "not set"
         print(f"  {s.variable:<20} {state:<30} {', '.join(s.providers)}")
         for w in s.warnings:
@@ -27,4 +28,8 @@ def run(args: argparse.Namespace) -> int:
         if not s.is_set:
             print(f"      get one at {s.key_url}")
     print("  (no key needed)        local/smollm2 (bundled engine), stub/gpt-35-turbo, ollama/…")
+    shown = {s.variable for s in statuses}
+    for line in (e for e in keys.env_problems() if e.variable not in shown):
+        problems += 1
+        print(f"  ⚠ {line.message}")
     return 1 if problems else 0
