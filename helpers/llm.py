@@ -20,6 +20,7 @@ from . import store as run_log
 from .answer import Answer
 from .emissions import budget, local_measure
 from .emissions import estimates as emissions
+from .emissions import factors as emission_factors
 from .providers import adapter
 from .providers.base import Request
 
@@ -49,7 +50,8 @@ def build_messages(prompt: str | Sequence[dict[str, Any]] | None, system: str | 
                                  hint="Pass a prompt string or a non-empty list of {'role', 'content'} messages.")
     if system is not None:
         if not isinstance(system, str):
-            raise errors.ConfigError("the system prompt must be a string")
+            raise errors.ConfigError("the system prompt must be a string",
+                                     hint="Pass the system prompt as text, e.g. system='Answer briefly.'")
         if system.strip():
             messages = [{"role": "system", "content": system}, *[m for m in messages if m["role"] != "system"]]
     return messages
@@ -96,9 +98,11 @@ def validate_params(params: dict[str, Any]) -> dict[str, Any]:
                                  hint=f"Use one of {', '.join(REASONING_EFFORTS)}.")
     for name in ("stream", "cache_prompt"):
         if name in p and not isinstance(p[name], bool):
-            raise errors.ConfigError(f"{name}={p[name]!r} must be True or False")
+            raise errors.ConfigError(f"{name}={p[name]!r} must be True or False",
+                                     hint=f"Pass {name}=True or {name}=False.")
     if "extra_body" in p and not isinstance(p["extra_body"], dict):
-        raise errors.ConfigError("extra_body must be a dict of extra JSON fields")
+        raise errors.ConfigError("extra_body must be a dict of extra JSON fields",
+                                 hint="Pass provider-specific fields as a dict, e.g. extra_body={'top_k': 40}.")
     return p
 
 
@@ -108,7 +112,7 @@ class Prepared:
 
     request: Request
     hash: str
-    missing_key: errors.MissingKeyError | None = None
+    key_error: errors.LabError | None = None  # a missing or unsendable key: the call fails without being sent
 
 
 def prepare(spec: str | specs.ModelSpec, prompt: Any, system: str | None = None,
@@ -124,12 +128,25 @@ def prepare(spec: str | specs.ModelSpec, prompt: Any, system: str | None = None,
     request = Request(provider=provider, model=parsed.model, messages=messages, params=merged,
                       api_key=provider.api_key(), base_url=provider.base_url, spec=parsed.label,
                       on_text=on_text)
-    missing = None
+    check_settings(request)
+    key_error: errors.LabError | None = None
     if provider.needs_key and not request.api_key:
-        missing = errors.MissingKeyError(f"{parsed.label} needs {provider.key_var}, which is not set",
-                                         hint=keys.missing_key_hint(provider))
+        key_error = errors.MissingKeyError(f"{parsed.label} needs {provider.key_var}, which is not set",
+                                           hint=keys.missing_key_hint(provider))
+    elif request.api_key and (problem := keys.unsendable(request.api_key, provider.key_var or "the key")):
+        key_error = errors.ConfigError(problem[0], hint=problem[1])
     key = run_log.request_hash(provider.name, parsed.model, messages, merged)
-    return Prepared(request=request, hash=key, missing_key=missing)
+    return Prepared(request=request, hash=key, key_error=key_error)
+
+
+def check_settings(request: Request) -> None:
+    """Settings the call depends on, checked before it is sent (bad ones raise ConfigError naming the fix):
+    the timeout and retries (LLMLAB_TIMEOUT, LLMLAB_MAX_RETRIES), custom emission factors
+    (LLMLAB_EMISSION_FACTORS, read after the call) and, for a local model, LLMLAB_MEASURE_LOCAL."""
+    _ = request.timeout, request.max_retries
+    emission_factors.table()
+    if request.provider.local:
+        local_measure.enabled()
 
 
 def _failed(prepared: Prepared, exc: errors.LabError, started: float) -> Answer:
@@ -174,8 +191,8 @@ def ask(spec: str | specs.ModelSpec, prompt: Any = None, *, system: str | None =
     if answer is not None:
         return _finish(prepared, answer, started, store, run_id, cell, cache_hit=True)
     try:
-        if prepared.missing_key:
-            raise prepared.missing_key
+        if prepared.key_error:
+            raise prepared.key_error
         budget.admit(prepared.request)
         request = prepared.request
         answer = local_measure.call(request.provider.local, lambda: adapter(request.provider.api).complete(request))
@@ -197,8 +214,8 @@ async def ask_async(spec: str | specs.ModelSpec, prompt: Any = None, *, system: 
     if answer is not None:
         return _finish(prepared, answer, started, store, run_id, cell, cache_hit=True)
     try:
-        if prepared.missing_key:
-            raise prepared.missing_key
+        if prepared.key_error:
+            raise prepared.key_error
         budget.admit(prepared.request)
         module = adapter(prepared.request.provider.api)
         answer = await local_measure.acall(prepared.request.provider.local,

@@ -140,7 +140,9 @@ def _check_grader(p: Puzzle, source: str, where: str) -> None:
         try:
             re.compile(p.answer or "")
         except re.error as exc:
-            raise _fail(source, where, f"field 'answer' is not a valid regular expression: {exc}") from exc
+            raise _fail(source, where, f"field 'answer' is not a valid regular expression: {exc}",
+                        hint="Write a Python regular expression, e.g. '^(55|fifty-five)$', quoted in the YAML; "
+                             "or use grader: exact.") from exc
     if p.grader == "choice":
         if len(p.choices) < 2:
             raise _fail(source, where, "field 'choices' needs at least two options for grader 'choice'",
@@ -194,7 +196,8 @@ def load(name: str | Path = "course") -> list[Puzzle]:
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read the puzzle file {path}: {exc}") from exc
+        raise ConfigError(f"cannot read the puzzle file {path}: {exc}",
+                          hint="Check the path, and save the file as UTF-8 text.") from exc
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}", hint="Check the indentation and quoting.") from exc
     return parse_puzzles(raw, str(path))

@@ -16,7 +16,11 @@ from . import ecologits_estimate, factors
 def tracker_part(emissions: Emissions, model: str, prompt_tokens: int | None, completion_tokens: int | None,
                  model_reported: str | None = None) -> None:
     """Fill ``tracker_g`` from the factor table (prompt + completion tokens), or note why not."""
-    factor = factors.find([model_reported, model])
+    try:
+        factor = factors.find([model_reported, model])
+    except LabError as exc:  # a bad LLMLAB_EMISSION_FACTORS file: never lose the answer it would annotate
+        emissions.notes.append(f"tracker: {exc}")
+        return
     if factor is None:
         known = ", ".join(sorted(factors.table())) or "none (api-emissions-tracker is not installed)"
         emissions.notes.append(f"tracker: no factor for '{model_reported or model}' (known: {known}; "
