@@ -136,10 +136,16 @@ def _reading_problem(r: Reading, got: Any) -> str | None:
     return f"{shown}, expected {r.value:.4g}: {r.hint}"
 
 
+def _is_function(report: Report, fn: Any, signature: str) -> bool:
+    """True for a callable; otherwise report how to define it."""
+    if not callable(fn):
+        report.wrong(f"`{signature.split('(')[0]}` is a {type(fn).__name__}, not a function: define it with "
+                     f"`def {signature}:`")
+    return callable(fn)
+
+
 def _check_read_number(report: Report, read_number: Any) -> None:
-    if not callable(read_number):
-        report.wrong(f"`read_number` is a {type(read_number).__name__}, not a function: define it with "
-                     "`def read_number(text):`")
+    if not _is_function(report, read_number, "read_number(text)"):
         return
     problems = []
     for r in READINGS:
@@ -190,9 +196,7 @@ def _case_problem(case: Case, verdict: bool | str, accepted: list[Case]) -> str 
 
 
 def _check_is_correct(report: Report, is_correct: Any) -> None:
-    if not callable(is_correct):
-        report.wrong(f"`is_correct` is a {type(is_correct).__name__}, not a function: define it with "
-                     "`def is_correct(expected, answer):`")
+    if not _is_function(report, is_correct, "is_correct(expected, answer)"):
         return
     verdicts = {c: _verdict(is_correct, c) for c in CASES}
     if any(v is None for v in verdicts.values()):
