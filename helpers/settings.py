@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import os
 import re
+import threading
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ASSETS = PROJECT_ROOT / "assets"
 
 _loaded_from: Path | None = None  # the .env path last looked at (read, or found missing)
+_load_lock = threading.Lock()
 
 
 def env_file() -> Path:
@@ -33,12 +35,13 @@ def load_env(force: bool = False) -> Path | None:
     """
     global _loaded_from
     path = env_file()
-    if force or _loaded_from != path:
-        _loaded_from = path
-        if path.is_file():
-            from dotenv import load_dotenv
+    with _load_lock:  # threads (ask_many) must not read the environment while another one is loading it
+        if force or _loaded_from != path:
+            if path.is_file():
+                from dotenv import load_dotenv
 
-            load_dotenv(path, override=True)
+                load_dotenv(path, override=True)
+            _loaded_from = path
     return path if path.is_file() else None
 
 
