@@ -72,8 +72,24 @@ def split_think(text: str) -> tuple[str, str]:
     return text[match.end():].lstrip(), match.group(1).strip()
 
 
+def scrub(exc: BaseException | None) -> None:
+    """Redact keys from the text of an SDK exception and its causes, in place.
+
+    Adapters raise our LabError ``from`` the SDK's exception, so a traceback prints the SDK's text too; a
+    server that echoes the key it got (OpenAI masks it; others may not) would otherwise show it there.
+    """
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        exc.args = tuple(redact(a) if isinstance(a, str) else a for a in exc.args)
+        if isinstance(getattr(exc, "message", None), str):
+            exc.message = redact(exc.message)  # type: ignore[attr-defined]
+        exc = exc.__cause__ or exc.__context__
+
+
 def describe(request: Request, status: int | None, message: str, exc: Exception | None = None) -> errors.LabError:
     """Turn an HTTP status (None for transport failures) into the LabError that says how to fix it."""
+    scrub(exc)
     p = request.provider
     where = f"{p.name} at {request.base_url}" if request.base_url else p.name
     message = redact(str(message or "").strip())[:500]
