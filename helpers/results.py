@@ -17,7 +17,7 @@ from . import store as run_log
 from .grid import Cell, CompareConfig, Outcome, load_config
 
 NUMERIC = ["prompt_tokens", "completion_tokens", "reasoning_tokens", "total_tokens", "latency_s", "ttft_s",
-           "cost_usd", "g_co2e", "judge_cost_usd", "judge_g_co2e"]
+           "cost_usd", "g_co2e", "kwh", "judge_cost_usd", "judge_g_co2e"]
 COLUMNS = ["run_id", "model", "provider", "puzzle", "repeat", "status", "grader", "expected", "extracted",
            "correct", "note", "answer", "error_kind", "error", *NUMERIC, "cost_note", "cached", "model_reported",
            "judge_verdict", "call_id", "created_at"]
@@ -32,6 +32,16 @@ def _best_rows(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
             continue
         out[key] = row
     return out
+
+
+def energy_kwh(answer: Any) -> float | None:
+    """An answer's energy in kWh: measured (CodeCarbon), else the EcoLogits midpoint, else None."""
+    e = answer.emissions
+    if e.measured_kwh is not None:
+        return e.measured_kwh
+    if e.ecologits_kwh_min is not None and e.ecologits_kwh_max is not None:
+        return (e.ecologits_kwh_min + e.ecologits_kwh_max) / 2
+    return None
 
 
 def _na(value: Any) -> float:
@@ -52,8 +62,8 @@ def cell_record(run_id: str, cell: Cell, row: dict[str, Any] | None, judge_row: 
                prompt_tokens=_na(u.prompt_tokens), completion_tokens=_na(u.completion_tokens),
                reasoning_tokens=_na(u.reasoning_tokens), total_tokens=_na(u.total_tokens),
                latency_s=_na(a.latency_s), ttft_s=_na(a.ttft_s), cost_usd=_na(a.cost_usd), cost_note=a.cost_note,
-               g_co2e=_na(a.g_co2e), cached=a.cached, model_reported=a.model_reported, call_id=a.call_id,
-               created_at=row.get("created_at"))
+               g_co2e=_na(a.g_co2e), kwh=_na(energy_kwh(a)), cached=a.cached, model_reported=a.model_reported,
+               call_id=a.call_id, created_at=row.get("created_at"))
     if not a.ok:
         return rec
     grade = graders.grade(p, a.text)
@@ -106,6 +116,7 @@ class Comparison:
             correct = int(graded.correct.astype(bool).sum())
             tokens, usd = self._total(d, "total_tokens"), self._total(d, "cost_usd", "judge_cost_usd")
             grams = self._total(d, "g_co2e", "judge_g_co2e")
+            kwh = self._total(d, "kwh")  # the answers' energy (a judge's is not counted)
             scored = ok[ok.puzzle.isin(graded.puzzle)]  # per correct answer: what the graded puzzles took
 
             def per(column: str, judge: str | None = None, correct: int = correct, scored: Any = scored) -> float:
@@ -117,6 +128,7 @@ class Comparison:
                         "tokens": tokens, "cost_usd": usd, "g_co2e": grams,
                         "usd_per_answer": usd / len(ok) if len(ok) else math.nan,
                         "g_per_answer": grams / len(ok) if len(ok) else math.nan,
+                        "kwh": kwh, "kwh_per_answer": kwh / len(ok) if len(ok) else math.nan,
                         "tokens_per_correct": per("total_tokens"),
                         "usd_per_correct": per("cost_usd", "judge_cost_usd"),
                         "g_per_correct": per("g_co2e", "judge_g_co2e"),

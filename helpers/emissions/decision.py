@@ -15,6 +15,7 @@ to sum to 1; the score is the weighted sum (0–1).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -132,6 +133,30 @@ def _candidate(item: Candidate | Mapping[str, Any]) -> Candidate:
         if crit == "accuracy" and v is not None and v > 1:
             raise ConfigError(f"{c.name}: accuracy={v!r} is above 1", hint="Give accuracy as a fraction (0–1).")
     return c
+
+
+# A comparison's per-model summary (helpers.results) → the decision's per-answer figures.
+SUMMARY_COLUMNS = {"accuracy": "accuracy", "cost_usd": "usd_per_answer", "latency_s": "latency_median_s",
+                   "kwh": "kwh_per_answer", "g_co2e": "g_per_answer"}
+
+
+def _known(value: Any) -> float | None:
+    """A number, or None for missing / NaN (pandas' way of saying unknown)."""
+    if value is None or isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+        return None
+    return float(value)
+
+
+def candidates(results: Any) -> list[Candidate]:
+    """One Candidate per model of a comparison (``helpers.results.Comparison``, or its ``summary()``).
+
+    Figures are per answer: accuracy (0–1), mean US$, median latency (s), mean kWh and mean g CO2e;
+    an unknown figure (a price or an estimate nobody has) stays None, so the matrix says so.
+    """
+    summary = results.summary() if hasattr(results, "summary") else results
+    rows = summary.to_dict("records") if hasattr(summary, "to_dict") else list(summary)
+    return [Candidate(name=str(r["model"]), **{f: _known(r.get(col)) for f, col in SUMMARY_COLUMNS.items()})
+            for r in rows]
 
 
 def criterion_scores(values: list[float | None], criterion: str) -> list[float]:
