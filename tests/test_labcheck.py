@@ -505,3 +505,202 @@ def test_energy_measurement_slips(runs: Any, expected: str) -> None:
     assert states(report) == ["wrong", "todo"]
     assert report.findings[0].message.startswith(expected), report.findings[0].message
     assert report.findings[1].message == "Step 3 needs the measurements of step 2 first"
+
+
+# -- lab 06: the decision matrix, on figures like an offline run's (stub costs unknown, local $0) --------------
+def lab06_candidates() -> list[Any]:
+    from helpers.emissions.decision import Candidate
+
+    return [Candidate("local/smollm2", accuracy=1 / 3, cost_usd=0.0, latency_s=1.8, kwh=2.5e-6, g_co2e=0.0014),
+            Candidate("stub/gpt-35-turbo", accuracy=1.0, cost_usd=None, latency_s=0.007, kwh=8e-6, g_co2e=0.0041),
+            Candidate("stub/gpt-4", accuracy=1.0, cost_usd=None, latency_s=0.0014, kwh=2.9e-4, g_co2e=0.143)]
+
+
+LAB06_WEIGHTS = {"accuracy": 4, "emissions": 3, "energy": 1, "cost": 1, "latency": 1}
+
+
+def relative_normalise(values: list[Any], higher_is_better: bool) -> list[float]:
+    known = [v for v in values if v is not None]
+    if not known:
+        return [0.0 for _ in values]
+    if higher_is_better:
+        return [0.0 if v is None else (v / max(known) if max(known) else 0.0) for v in values]
+    return [0.0 if v is None else (1.0 if v == min(known) else min(known) / v) for v in values]
+
+
+def guarded_min_max(values: list[Any], higher_is_better: bool) -> list[float]:
+    known = [v for v in values if v is not None]
+    if not known:
+        return [0.0 for _ in values]
+    lo, hi = min(known), max(known)
+    if hi == lo:
+        return [0.0 if v is None else 1.0 for v in values]
+    return [0.0 if v is None else ((v - lo) if higher_is_better else (hi - v)) / (hi - lo) for v in values]
+
+
+def weighted_mean(scores: dict[str, float], weights: dict[str, float]) -> float:
+    return sum(weights.get(c, 0) * s for c, s in scores.items()) / sum(weights.get(c, 0) for c in scores)
+
+
+def ranking_with(normalise: Any, score: Any = weighted_mean) -> Any:
+    from helpers.emissions.decision import CRITERIA
+
+    def rank_models(candidates: list[Any], weights: dict[str, float]) -> list[tuple[str, float]]:
+        columns = {c: normalise([x.value(c) for x in candidates], c == "accuracy") for c in CRITERIA}
+        pairs = [(x.name, score({c: columns[c][i] for c in CRITERIA}, weights)) for i, x in enumerate(candidates)]
+        return sorted(pairs, key=lambda p: p[1], reverse=True)
+
+    return rank_models
+
+
+def lab06(**overrides: Any) -> labcheck.Report:
+    """The checker on finished work (the top of the ranking chosen), with some parts replaced."""
+    work = {"weights": LAB06_WEIGHTS, "normalise": relative_normalise, "score": weighted_mean,
+            "rank_models": ranking_with(relative_normalise), "candidates": lab06_candidates(), **overrides}
+    if "choice" not in work:
+        try:
+            work["choice"] = work["rank_models"](work["candidates"], work["weights"])[0][0]
+        except Exception:  # noqa: BLE001  (a slip under test: any sound choice will do)
+            work["choice"] = "local/smollm2"
+    return labcheck.decision_matrix(**work)
+
+
+def not_yet(*args: Any) -> Any:
+    raise NotImplementedError("your code here")
+
+
+def test_decision_matrix_untouched_skeleton() -> None:
+    report = labcheck.decision_matrix(weights={}, normalise=not_yet, score=not_yet, rank_models=not_yet, choice=None,
+                                      candidates=lab06_candidates())
+    assert states(report) == ["ok", "todo", "todo", "todo", "todo"]
+    assert report.headline == "⏳ Lab 06 · decision matrix: not done yet (4 step(s) to go)"
+    assert not report.table
+
+
+@pytest.mark.parametrize("normalise", [relative_normalise, guarded_min_max])
+def test_decision_matrix_finished_passes_with_any_sound_normaliser(normalise: Any) -> None:
+    report = lab06(normalise=normalise, rank_models=ranking_with(normalise))
+    assert report.passed, str(report)
+    assert report.headline == "✅ Lab 06 · decision matrix: all 6 checks pass"
+    assert report.findings[1].message == ("WEIGHTS: accuracy 40%, emissions 30%, cost 10%, latency 10%, energy 10% "
+                                          "(normalised to sum to 1)")
+    # by hand, relative scoring: local 0.4·⅓ + 0.1 (cost $0) + 0.1·0.0014/1.8 + 0.1 + 0.3 = 0.63341
+    local = next(row for row in report.table if row["model"] == "local/smollm2")
+    assert local["decision.rank score"] == pytest.approx(0.4 / 3 + 0.1 + 0.1 * 0.0014 / 1.8 + 0.1 + 0.3)
+    assert [row["your rank"] for row in report.table] == [1, 2, 3]
+    if normalise is relative_normalise:  # the same scale as helpers.emissions.decision: the same scores
+        assert report.table[0]["model"] == "local/smollm2"
+        assert local["your score"] == pytest.approx(local["decision.rank score"])
+    else:  # min–max gives the cheapest 1 and the dearest 0: the accurate recorded answers come first here
+        assert report.table[0]["model"] == "stub/gpt-35-turbo"
+
+
+def plain_min_max(values: list[Any], higher_is_better: bool) -> list[float]:
+    lo, hi = min(values), max(values)
+    return [((v - lo) if higher_is_better else (hi - v)) / (hi - lo) for v in values]
+
+
+def min_max_zero_guard(values: list[Any], higher_is_better: bool) -> list[float]:
+    known = [v for v in values if v is not None]
+    lo, hi = min(known), max(known)
+    if hi == lo:
+        return [0.0 for _ in values]
+    return [0.0 if v is None else ((v - lo) if higher_is_better else (hi - v)) / (hi - lo) for v in values]
+
+
+@pytest.mark.parametrize(("normalise", "expected"), [
+    (plain_min_max, [("normalise([0.003], higher_is_better=False) raised ZeroDivisionError: float division by zero: "
+                     "min–max scaling of a single candidate gives 0 for everything (max − min is 0): handle one "
+                     "candidate — it is the best there is, so score it 1"),
+                     "normalise([2, 2], higher_is_better=False) raised ZeroDivisionError",
+                     "normalise([0.002, None], higher_is_better=False) raised TypeError"]),
+    (min_max_zero_guard, [("normalise([0.003], higher_is_better=False) gives [0]: min–max scaling of a single "
+                          "candidate gives 0 for everything"),
+                          ("normalise([2, 2], higher_is_better=False) gives [0, 0]: when every candidate has the same "
+                          "value (a tie), each is the best there is: score them all 1")]),
+    (lambda v, h: relative_normalise(v, not h), [("normalise([0.004, 0.001, 0.002], higher_is_better=False) gives "
+                                                 "[1, 0.25, 0.5]: the smallest value should score highest: for cost, "
+                                                 "latency, energy and emissions lower is better")]),
+    (lambda v, h: [1.0 if x is None else y for x, y in zip(v, relative_normalise(v, h), strict=True)],
+     [("normalise([0.002, None], higher_is_better=False) gives [1, 1]: an unknown value (None) should score 0, the "
+      "worst — unknown is not free")]),
+    (lambda v, h: [min(v) / x if not h else x for x in v] if None not in v else relative_normalise(v, h),
+     [("normalise([0, 0.002], higher_is_better=False) raised ZeroDivisionError: float division by zero: a value of 0 "
+      "(a local model's $0 cost) is the best possible: score it 1 (and never divide by it)")]),
+    (lambda v, h: [x * 100 for x in relative_normalise(v, h)], ["scores should lie between 0 and 1"]),
+    (lambda v, h: (x for x in v), ["returns a generator: return a list of scores, one per value"]),
+])
+def test_normaliser_slips_are_named(normalise: Any, expected: list[str]) -> None:
+    report = lab06(normalise=normalise)
+    wrong = [f.message for f in report.findings if f.state == "wrong"]
+    assert len(wrong) == 1 and wrong[0].startswith("`normalise`: "), str(report)
+    for part in expected:
+        assert part in wrong[0], wrong[0]
+    assert report.findings[-1].message == "Steps 4 and 5 need the candidates, WEIGHTS, `normalise` and `score` first"
+
+
+@pytest.mark.parametrize(("score", "expected"), [
+    (lambda s, w: sum(w.get(c, 0) * x for c, x in s.items()),
+     ("`score` gives 4 for a candidate that scores 1 on every criterion, weights {'accuracy': 2.0, 'cost': 0.0, "
+     "'latency': 1.0, 'energy': 0.0, 'emissions': 1.0}; expected 1: divide the weighted sum by the sum of the "
+     "weights (4), so a candidate that is best everywhere scores 1")),
+    (lambda s, w: sum(w[c] * x for c, x in s.items()) / sum(w.values()),
+     ("`score` raised KeyError: 'cost' for weights that leave criteria out, {'accuracy': 3.0, 'emissions': 1.0}: a "
+     "criterion left out of the weights counts 0, use weights.get(c, 0)")),
+    (lambda s, w: sum(s.values()) / len(s), "`score` gives 0.55 for scores {'accuracy': 0.5, 'cost': 1.0, "),
+    (lambda s, w: None, "Step 3 is not done yet: `score` returns None"),
+])
+def test_score_slips_are_named(score: Any, expected: str) -> None:
+    report = lab06(score=score)
+    assert report.findings[3].message.startswith(expected), report.findings[3].message
+
+
+@pytest.mark.parametrize(("weights", "expected"), [
+    ({"acuracy": 1, "emissions": 1}, ("WEIGHTS names unknown criteria 'acuracy' (did you mean 'accuracy'?): the "
+                                     "criteria are accuracy, cost, latency, energy, emissions")),
+    ({"accuracy": 1, "emissions": -1}, "WEIGHTS: weight emissions=-1 is not a non-negative number"),
+    ({"accuracy": 0, "emissions": 0}, "WEIGHTS: all weights are 0"),
+    ({"accuracy": 1, "cost": 1}, "WEIGHTS gives emissions and energy no weight: this is a carbon-aware choice"),
+    ([("accuracy", 1)], "WEIGHTS is a list: make it a dict of criterion → weight"),
+])
+def test_weight_slips_are_named(weights: Any, expected: str) -> None:
+    report = lab06(weights=weights)
+    assert report.findings[1].state == "wrong" and report.findings[1].message.startswith(expected)
+
+
+def test_ranking_slips_are_named() -> None:
+    def each_alone(candidates: list[Any], weights: dict[str, float]) -> list[tuple[str, float]]:
+        """The slip: every candidate normalised on its own (so each is 'the best' at everything)."""
+        return [ranking_with(relative_normalise)([x], weights)[0] for x in candidates]
+
+    report = lab06(rank_models=each_alone, choice="local/smollm2")
+    assert report.findings[4].message.startswith("`rank_models` with 3 candidate(s) gives local/smollm2 1, but "
+                                                 "your normalise and score give 0.6334: normalise each criterion "
+                                                 "across all the candidates"), report.findings[4].message
+    worst_first = lambda c, w: ranking_with(relative_normalise)(c, w)[::-1]
+    assert "put the best first" in lab06(rank_models=worst_first).findings[4].message
+    names_only = lambda c, w: [x.name for x in c]
+    assert "return a list of (name, score) pairs, best first" in lab06(rank_models=names_only).findings[4].message
+    report = lab06(rank_models=lambda c, w: ranking_with(relative_normalise)(c, w)[:2])
+    assert "rank each candidate once" in report.findings[4].message
+    assert report.findings[5].message == "Step 5 needs the ranking of step 4 first"
+
+
+def test_choice_must_be_a_candidate_at_the_top_of_the_ranking() -> None:
+    report = lab06(choice="stub/gpt-4")
+    assert report.findings[-1].message == ("your ranking puts local/smollm2 first, but `choice` is 'stub/gpt-4': "
+                                           "pick the top of the ranking, or change WEIGHTS until the ranking says "
+                                           "what you believe")
+    assert lab06(choice="gpt-4").findings[-1].message.startswith("`choice` is 'gpt-4', not one of the candidates")
+    assert lab06(choice=None).findings[-1].state == "todo"
+    twins = [*lab06_candidates(), replace(lab06_candidates()[1], name="stub/gpt-35-turbo@seed=1")]
+    for tied in ("stub/gpt-35-turbo", "stub/gpt-35-turbo@seed=1"):  # tied at the top: either is the top
+        report = lab06(weights={"accuracy": 9, "emissions": 1}, candidates=twins, choice=tied)
+        assert report.passed, str(report)
+
+
+def test_decision_matrix_needs_the_candidates() -> None:
+    report = lab06(candidates=[])
+    assert report.findings[0].state == "todo" and "run the cells above" in report.findings[0].message
+    report = lab06(candidates=[{"name": "x"}])
+    assert report.findings[0].message == "`candidates` should be the list that decision.candidates(result) returned"

@@ -14,6 +14,7 @@ from .lab02_grader import grader_comparison, write_a_grader
 from .lab03_three_way import three_way
 from .lab04_add_a_provider import add_a_provider, served_models
 from .lab05_energy import energy_per_token
+from .lab06_decision import decision_matrix
 
-__all__ = ["NOT_DONE", "Finding", "Report", "add_a_provider", "attempt", "close", "energy_per_token",
+__all__ = ["NOT_DONE", "Finding", "Report", "add_a_provider", "attempt", "close", "decision_matrix", "energy_per_token",
            "expected_summary", "grader_comparison", "served_models", "three_way", "two_providers", "write_a_grader"]
