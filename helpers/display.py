@@ -13,6 +13,8 @@ def fmt_cost(value: float | None) -> str:
     """US dollars with enough digits for fractions of a cent; 'n/a' when unknown (never 0)."""
     if value is None:
         return "n/a"
+    if value == 0:
+        return "$0"
     return f"${value:.6f}" if value < 0.01 else f"${value:.4f}"
 
 
