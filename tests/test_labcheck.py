@@ -639,6 +639,12 @@ def test_normaliser_slips_are_named(normalise: Any, expected: list[str]) -> None
     assert report.findings[-1].message == "Steps 4 and 5 need the candidates, WEIGHTS, `normalise` and `score` first"
 
 
+def test_a_normaliser_that_returns_nothing_is_not_done_yet() -> None:
+    report = lab06(normalise=lambda values, higher_is_better: None)
+    assert report.findings[2] == labcheck.Finding("todo", "Step 2 is not done yet: `normalise` returns None; return a "
+                                                          "list of scores, one per value")
+
+
 @pytest.mark.parametrize(("score", "expected"), [
     (lambda s, w: sum(w.get(c, 0) * x for c, x in s.items()),
      ("`score` gives 4 for a candidate that scores 1 on every criterion, weights {'accuracy': 2.0, 'cost': 0.0, "

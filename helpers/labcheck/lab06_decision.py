@@ -43,6 +43,34 @@ def _call(fn: Any, *args: Any) -> Any:
         raise _Raised(f"{type(exc).__name__}: {str(exc)[:120]}") from exc
 
 
+def _outcome(fn: Any, *args: Any) -> tuple[str, Any]:
+    """("done", value), ("todo", None) when it still raises NotImplementedError, or ("raised", message)."""
+    try:
+        return "done", _call(fn, *args)
+    except NotImplementedError:
+        return "todo", None
+    except _Raised as exc:
+        return "raised", str(exc)
+
+
+def _unfinished(report: Report, step: int, name: str, state: str, got: Any, returns: str) -> bool:
+    """Report a step whose function still raises NotImplementedError or returns None; True when it does."""
+    if got is not None:
+        return False
+    why = "still raises NotImplementedError" if state == "todo" else f"returns None; return {returns}"
+    report.todo(f"Step {step} is {NOT_DONE}: `{name}` {why}")
+    return True
+
+
+def _is_function(report: Report, fn: Any, signature: str) -> bool:
+    """True when ``fn`` can be called; otherwise say how to define it."""
+    if callable(fn):
+        return True
+    report.wrong(f"`{signature.split('(')[0]}` is a {type(fn).__name__}, not a function: define it with "
+                 f"`def {signature}:`")
+    return False
+
+
 def _number(x: Any) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool)
 
@@ -137,14 +165,15 @@ def _normalise_problems(fn: Any) -> list[str]:
 
 
 def _check_normalise(report: Report, normalise: Any) -> bool:
-    if not callable(normalise):
-        report.wrong(f"`normalise` is a {type(normalise).__name__}, not a function: define it with "
-                     "`def normalise(values, higher_is_better):`")
+    if not _is_function(report, normalise, "normalise(values, higher_is_better)"):
         return False
+    state, got = _outcome(normalise, [0.004, 0.001], False)
     try:
+        if _unfinished(report, 2, "normalise", state, got, "a list of scores, one per value"):
+            return False
         problems = _normalise_problems(normalise)
-    except NotImplementedError:
-        report.todo(f"Step 2 is {NOT_DONE}: `normalise` still raises NotImplementedError")
+    except NotImplementedError:  # unfinished for some cases only
+        report.todo(f"Step 2 is {NOT_DONE}: `normalise` still raises NotImplementedError for some values")
         return False
     if problems:
         report.wrong("`normalise`: " + "; ".join(problems[:3]) + (f" (and {len(problems) - 3} more)"
@@ -162,9 +191,7 @@ def _weighted(scores: Mapping[str, float], weights: Mapping[str, float]) -> floa
 
 
 def _check_score(report: Report, score: Any) -> bool:
-    if not callable(score):
-        report.wrong(f"`score` is a {type(score).__name__}, not a function: define it with "
-                     "`def score(scores, weights):`")
+    if not _is_function(report, score, "score(scores, weights)"):
         return False
     ones = {c: 1.0 for c in CRITERIA}
     cases = [(f"a candidate that scores 1 on every criterion, weights {SCORE_WEIGHTS}", ones, SCORE_WEIGHTS),
@@ -172,19 +199,14 @@ def _check_score(report: Report, score: Any) -> bool:
              (f"weights that leave criteria out, {PARTIAL_WEIGHTS}", SCORE_CASE, PARTIAL_WEIGHTS)]
     for case, scores, weights in cases:
         want = _weighted(scores, weights)
-        try:
-            got = _call(score, dict(scores), dict(weights))
-        except NotImplementedError:
-            report.todo(f"Step 3 is {NOT_DONE}: `score` still raises NotImplementedError")
-            return False
-        except _Raised as exc:
-            missing = weights is PARTIAL_WEIGHTS and "KeyError" in str(exc)
-            report.wrong(f"`score` raised {exc} for {case}"
+        state, got = _outcome(score, dict(scores), dict(weights))
+        if state == "raised":
+            missing = weights is PARTIAL_WEIGHTS and "KeyError" in got
+            report.wrong(f"`score` raised {got} for {case}"
                          + (": a criterion left out of the weights counts 0, use weights.get(c, 0)" if missing
                             else ""))
             return False
-        if got is None:
-            report.todo(f"Step 3 is {NOT_DONE}: `score` returns None; return the candidate's weighted score")
+        if _unfinished(report, 3, "score", state, got, "the candidate's weighted score"):
             return False
         if not _number(got):
             report.wrong(f"`score` returns a {type(got).__name__}: return one number")
@@ -232,9 +254,7 @@ def _ranking_problem(got: Any, want: list[tuple[str, float]]) -> str | None:
 
 def _check_rank_models(report: Report, rank_models: Any, candidates: list[Candidate],
                        weights: Mapping[str, float], normalise: Any, score: Any) -> list[tuple[str, float]] | None:
-    if not callable(rank_models):
-        report.wrong(f"`rank_models` is a {type(rank_models).__name__}, not a function: define it with "
-                     "`def rank_models(candidates, weights):`")
+    if not _is_function(report, rank_models, "rank_models(candidates, weights)"):
         return None
     ranking = None
     for group in (candidates, candidates[:1]):
@@ -243,16 +263,11 @@ def _check_rank_models(report: Report, rank_models: Any, candidates: list[Candid
         except Exception as exc:  # noqa: BLE001  (their normalise or score, on the real figures)
             report.wrong(f"`normalise` or `score` raised {type(exc).__name__} on the candidates' figures: {exc}")
             return None
-        try:
-            got = _call(rank_models, list(group), dict(weights))
-        except NotImplementedError:
-            report.todo(f"Step 4 is {NOT_DONE}: `rank_models` still raises NotImplementedError")
+        state, got = _outcome(rank_models, list(group), dict(weights))
+        if state == "raised":
+            report.wrong(f"`rank_models` raised {got} with {len(group)} candidate(s)")
             return None
-        except _Raised as exc:
-            report.wrong(f"`rank_models` raised {exc} with {len(group)} candidate(s)")
-            return None
-        if got is None:
-            report.todo(f"Step 4 is {NOT_DONE}: `rank_models` returns None; return (name, score) pairs, best first")
+        if _unfinished(report, 4, "rank_models", state, got, "(name, score) pairs, best first"):
             return None
         problem = _ranking_problem(got, want)
         if problem:
