@@ -36,6 +36,13 @@ def in_notebook() -> bool:
     return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
 
 
+def inline_charts() -> None:
+    """Show matplotlib Figures that a cell returns as images (IPython 9 needs ``%matplotlib inline`` for that)."""
+    from IPython import get_ipython
+
+    get_ipython().run_line_magic("matplotlib", "inline")
+
+
 def markdown(text: str) -> None:
     """Show Markdown: rendered in a notebook, as plain text elsewhere."""
     if in_notebook():
@@ -287,6 +294,8 @@ def setup(show_status: bool = True, services: Sequence[Service] | None = None) -
               services=list(services) if services is not None else [engine_service(), ollama_service(),
                                                                      stub_service()],
               versions=versions(), env_file=str(env) if env else None)
+    if in_notebook():
+        inline_charts()
     if show_status:
         markdown(lab._repr_markdown_()) if in_notebook() else print(lab)
     return lab

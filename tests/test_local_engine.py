@@ -88,6 +88,7 @@ def test_configured_port(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_port_in_use_names_the_setting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                        capsys: pytest.CaptureFixture[str]) -> None:
+    before = set(local_engine._children)  # the session's shared engine may be one of them
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
@@ -99,7 +100,7 @@ def test_port_in_use_names_the_setting(tmp_path: Path, monkeypatch: pytest.Monke
         assert main(["local", "serve", "--port", str(port)]) == 2
     out = capsys.readouterr().err
     assert "already in use" in out and "--port" in out and "Traceback" not in out
-    assert not (tmp_path / "engine.json").exists() and not local_engine._children
+    assert not (tmp_path / "engine.json").exists() and set(local_engine._children) == before
 
 
 def test_stale_or_recycled_pid_is_forgotten_not_killed(tmp_path: Path) -> None:
@@ -113,13 +114,13 @@ def test_stale_or_recycled_pid_is_forgotten_not_killed(tmp_path: Path) -> None:
 
 def test_health_timeout_stops_the_process_and_shows_its_log(tmp_path: Path,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    pid_file = tmp_path / "pid"
+    pid_file, before = tmp_path / "pid", set(local_engine._children)
     fake_server(monkeypatch, f"import os, time; open({str(pid_file)!r}, 'w').write(str(os.getpid())); "
                              "print('still loading the weights', flush=True); time.sleep(60)")
     with pytest.raises(TimeoutFailed) as err:
         local_engine.launch(Path("m.gguf"), local_engine.free_port(), "smollm2", tmp_path / "e.log", timeout=1.5)
     assert "within 1.5 s" in err.value.message and "still loading the weights" in err.value.message
-    assert gone(int(pid_file.read_text())) and not local_engine._children
+    assert gone(int(pid_file.read_text())) and set(local_engine._children) == before
 
 
 def test_engine_that_dies_while_starting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
