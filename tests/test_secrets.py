@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import secrets
 import subprocess
 import sys
@@ -192,5 +193,5 @@ def test_notebook(path: Path, canaries: Canaries, kernel_dir: Path, offline_env:
     leaks += canaries.leaks_in_tree(canaries.home)
     assert not leaks, leaks
     if raised:  # not this test's concern (keys did not leak), but worth seeing in the summary
-        last = [line for line in raised.splitlines() if line.strip()][-1]
+        last = re.sub(r"\x1b\[[0-9;]*m", "", [line for line in raised.splitlines() if line.strip()][-1])
         warnings.warn(f"{path.relative_to(ROOT)}: a cell raised with the keys refused: {last[:300]}", stacklevel=1)
