@@ -163,6 +163,17 @@ def test_ask(case: Case, mode: str, servers: tuple[FakeOpenAI, FakeOpenAI]) -> N
     assert rows[1]["error"] is None and rows[1]["text"] == after.text
 
 
+def test_retry_after_is_honoured_then_the_call_succeeds(servers: tuple[FakeOpenAI, FakeOpenAI]) -> None:
+    faulty, _ = servers
+    faulty.script([Fault.status(429, retry_after=0.4), Fault.status(503, retry_after=0.2), "ok"])
+    answer = llm.ask("groq/openai/gpt-oss-20b", "Patience?", max_retries=2, use_cache=False)
+    assert answer.ok and answer.text == "Echo: Patience?"
+    first, second, third = (r.time for r in faulty.requests)
+    assert second - first >= 0.4 and third - second >= 0.2  # waited as the server asked, not less
+    (row,) = run_log.default().calls()
+    assert row["error"] is None  # the retried call is one call in the run log
+
+
 # -- compare --------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("case", CASES, ids=IDS)
 def test_compare(case: Case, servers: tuple[FakeOpenAI, FakeOpenAI], tmp_path: Path) -> None:
