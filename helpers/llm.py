@@ -186,6 +186,7 @@ def ask(spec: str | specs.ModelSpec, prompt: Any = None, *, system: str | None =
     """Ask one model. Returns an Answer (``answer.error`` set on failure, unless ``raise_errors``)."""
     prepared = prepare(spec, prompt, system, on_text, **params)
     store = store or run_log.default()
+    store.connect()  # a run log that cannot be written fails now, not after a paid call
     started = time.perf_counter()
     answer = _from_cache(prepared, store) if use_cache else None
     if answer is not None:
@@ -209,6 +210,7 @@ async def ask_async(spec: str | specs.ModelSpec, prompt: Any = None, *, system: 
     """The same as ``ask`` for asyncio code (fan-out with ``asyncio.gather``)."""
     prepared = prepare(spec, prompt, system, on_text, **params)
     store = store or run_log.default()
+    store.connect()  # a run log that cannot be written fails now, not after a paid call
     started = time.perf_counter()
     answer = _from_cache(prepared, store) if use_cache else None
     if answer is not None:

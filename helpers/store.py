@@ -18,6 +18,7 @@ from typing import Any
 
 from . import settings
 from .answer import Answer, Emissions, Usage
+from .errors import ConfigError
 
 MIGRATIONS: list[tuple[str, str]] = [
     ("001_initial", """
@@ -106,14 +107,19 @@ class Store:
     def connect(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-            conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA busy_timeout=30000")
-            conn.execute("PRAGMA foreign_keys=ON")
-            self._migrate(conn)
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+                conn.row_factory = sqlite3.Row
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")
+                conn.execute("PRAGMA busy_timeout=30000")
+                conn.execute("PRAGMA foreign_keys=ON")
+                self._migrate(conn)
+            except (sqlite3.DatabaseError, OSError) as exc:  # a folder, not a database, unwritable, damaged
+                raise ConfigError(f"the run log {self.path} cannot be opened: {exc}",
+                                  hint="Point LLMLAB_DB at a SQLite file in a folder you can write to, or unset it "
+                                       "(runs/llmlab.db); move a damaged file aside.") from exc
             self._local.conn = conn
         return conn
 
