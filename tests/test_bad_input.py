@@ -292,3 +292,24 @@ def test_cli_flags(argv: list[str], says: tuple[str, ...], capsys: pytest.Captur
     assert code == 2, (out.out, out.err)
     assert all(words in out.err for words in says), out.err
     assert "Traceback" not in out.err and not out.out.strip()
+
+
+@pytest.mark.parametrize("kind", ["a-folder", "not-a-database"])
+def test_an_unusable_run_log_fails_before_a_paid_call(kind: str, fake_openai: FakeOpenAI, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    db = tmp_path / "runs"
+    if kind == "a-folder":
+        db.mkdir()
+    else:
+        db.write_text("notes, not a database\n" * 100)
+    monkeypatch.setenv("LLMLAB_DB", str(db))
+    monkeypatch.setenv("OPENAI_BASE_URL", fake_openai.base_url)
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    with pytest.raises(ConfigError, match="cannot be opened") as info:
+        llm.ask("openai/gpt-4.1-mini", "Hello", use_cache=False)
+    assert "Point LLMLAB_DB at a SQLite file" in info.value.hint
+    assert cli.main(["ask", "--no-cache", "-m", "openai/gpt-4.1-mini", "Hello"]) == 2
+    err = capsys.readouterr().err
+    assert "fix: Point LLMLAB_DB" in err and "Traceback" not in err
+    assert fake_openai.count() == 0  # nothing was paid for that could not be recorded
