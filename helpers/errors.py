@@ -11,7 +11,8 @@ class LabError(Exception):
     def __init__(self, message: str, *, hint: str = "") -> None:
         self.message = message
         self.hint = hint
-        super().__init__(f"{message} {hint}".strip())
+        sentence = message if not hint or message.rstrip().endswith((".", "!", "?", ":")) else f"{message}."
+        super().__init__(f"{sentence} {hint}".strip())
 
 
 class ConfigError(LabError, ValueError):
