@@ -40,12 +40,16 @@ def export_run(run_id: str, path: str | Path, store: run_log.Store | None = None
                           hint="List runs with `python -m helpers runs list`.")
     rows = store.calls(run_id)
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8") as f:
-        f.write(json.dumps({"type": "run", "format": FORMAT, "run": run, "calls": len(rows)}) + "\n")
-        for row in rows:
-            row = {k: v for k, v in row.items() if k != "id"}
-            f.write(json.dumps({"type": "call", **row}) + "\n")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("w", encoding="utf-8") as f:
+            f.write(json.dumps({"type": "run", "format": FORMAT, "run": run, "calls": len(rows)}) + "\n")
+            for row in rows:
+                row = {k: v for k, v in row.items() if k != "id"}
+                f.write(json.dumps({"type": "call", **row}) + "\n")
+    except OSError as exc:
+        raise ConfigError(f"cannot write {path}: {exc}",
+                          hint="Give a file path in a folder you can write to (missing folders are made).") from exc
     return len(rows)
 
 
@@ -53,7 +57,8 @@ def _read(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     try:
         lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read {path}: {exc}") from exc
+        raise ConfigError(f"cannot read {path}: {exc}",
+                          hint="Give the path of a file made with `python -m helpers runs export RUN_ID FILE`.") from exc
     records = []
     for number, line in enumerate(lines, start=1):
         try:
@@ -67,7 +72,8 @@ def _read(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     calls = records[1:]
     bad = [i + 2 for i, r in enumerate(calls) if r.get("type") != "call"]
     if bad:
-        raise ConfigError(f"{path}: line {bad[0]} is not a call record")
+        raise ConfigError(f"{path}: line {bad[0]} is not a call record",
+                          hint="Export the run again with `python -m helpers runs export RUN_ID FILE`.")
     if records[0].get("calls") not in (None, len(calls)):
         raise ConfigError(f"{path} holds {len(calls)} calls but its header says {records[0]['calls']}",
                           hint="The file was cut short; export the run again.")
@@ -81,7 +87,8 @@ def import_run(path: str | Path, store: run_log.Store | None = None) -> str:
     run, calls = _read(path)
     run_id = str(run.get("id") or "")
     if not run_id:
-        raise ConfigError(f"{path}: the run header has no id")
+        raise ConfigError(f"{path}: the run header has no id",
+                          hint="Export the run again with `python -m helpers runs export RUN_ID FILE`.")
     if store.run(run_id) is not None:
         raise ConfigError(f"run '{run_id}' is already in the run log {store.path}",
                           hint=f"Replay it with `python -m helpers compare --replay {run_id}`.")

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from . import charts
+from .errors import ConfigError
 from .results import NUMERIC, Comparison, excerpt, md_table
 
 CELL_COLUMNS = ["model", "puzzle", "repeat", "status", "correct", "extracted", "expected", "grader", "note",
@@ -51,9 +52,27 @@ def markdown(comparison: Comparison, chart_files: dict[str, Path] | None = None)
     return "\n".join(lines)
 
 
-def write(comparison: Comparison, folder: str | Path) -> Path:
-    """Write the report folder; returns the path of report.md."""
+def check_folder(folder: str | Path) -> Path:
+    """The report folder as a Path; ConfigError naming the fix when it is an existing file."""
     folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError(f"the report folder {folder} is a file",
+                          hint="Give --report a folder path (it is created), e.g. --report runs/my-report.")
+    return folder
+
+
+def write(comparison: Comparison, folder: str | Path) -> Path:
+    """Write the report folder; returns the path of report.md. ConfigError naming the fix if it cannot."""
+    folder = check_folder(folder)
+    try:
+        return _write(comparison, folder)
+    except OSError as exc:
+        raise ConfigError(f"cannot write the report into {folder}: {exc}",
+                          hint="Give --report a folder you can write to. The answers are in the run log: "
+                               "`compare --replay RUN_ID --report DIR` writes the report again.") from exc
+
+
+def _write(comparison: Comparison, folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     cells = comparison.cells.reindex(columns=CELL_COLUMNS)
     text = [c for c in CELL_COLUMNS if c not in NUMBERS]

@@ -67,6 +67,8 @@ def run(args: argparse.Namespace) -> int:
     from .. import compare, report, results
 
     _check_modes(args)
+    if args.report:
+        report.check_folder(args.report)  # before the run, not after it
     progress = not args.no_progress and sys.stderr.isatty()
     if args.replay:
         result = results.load(args.replay)

@@ -114,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
     since = since_iso(args.since) if args.since else None
     store = run_log.default()
     if args.run_id and store.run(args.run_id) is None:
-        raise ConfigError(f"no run {args.run_id!r} in {store.path}", hint="List runs with sqlite3 or omit --run.")
+        raise ConfigError(f"no run {args.run_id!r} in {store.path}", hint="List runs with `python -m helpers runs list`, or omit --run.")
     rows = summary(store, args.run_id, since, by)
     if args.json:
         json.dump(rows, sys.stdout, indent=2)
