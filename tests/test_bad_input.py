@@ -278,6 +278,11 @@ CLI_CASES = [
     ("chat-zero-rounds", ["chat", "-m", "local/smollm2", "-m", "stub/gpt-35-turbo", "-r", "0"], ("rounds=0", "fix:")),
     ("chat-extra-persona", ["chat", "-m", "local/smollm2", "-m", "stub/gpt-35-turbo", "--persona", "a", "--persona", "b",
                             "--persona", "c"], ("3 persona(s)", "fix: Give at most one --persona")),
+    ("compare-report-is-a-file", ["compare", "-m", "local/smollm2", "--report", str(ROOT / "README.md")],
+     ("is a file", "fix: Give --report a folder path")),
+    ("report-unknown-run", ["report", "--run", "nope"], ("no run 'nope'", "fix: List runs with `python -m helpers runs")),
+    ("runs-import-missing", ["runs", "import", "/no/such/run.jsonl"], ("cannot read /no/such/run.jsonl",
+                                                                       "fix: Give the path of a file made with")),
     ("unknown-command", ["summon"], ("invalid choice: 'summon'", "usage: llmlab")),
 ]
 
@@ -313,3 +318,13 @@ def test_an_unusable_run_log_fails_before_a_paid_call(kind: str, fake_openai: Fa
     err = capsys.readouterr().err
     assert "fix: Point LLMLAB_DB" in err and "Traceback" not in err
     assert fake_openai.count() == 0  # nothing was paid for that could not be recorded
+
+
+def test_runs_export_into_a_file_path(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from helpers import store as run_log
+
+    run_id = run_log.default().new_run("session")
+    (tmp_path / "afile").write_text("x")
+    assert cli.main(["runs", "export", run_id, str(tmp_path / "afile" / "run.jsonl")]) == 2
+    err = capsys.readouterr().err
+    assert "cannot write" in err and "fix: Give a file path in a folder you can write to" in err
