@@ -207,7 +207,9 @@ class StreamState:
         if cut is not None or self.finish is None:
             if not "".join(self.text):
                 raise errors.MalformedResponse(f"{answer.spec}: the stream ended before any text arrived"
-                                               + (f" ({type(cut).__name__})" if cut else ""))
+                                               + (f" ({type(cut).__name__})" if cut else ""),
+                                               hint="Try again; if it keeps happening, ask without streaming or "
+                                                    "check that the base URL is the provider's API.")
             answer.incomplete = True
             answer.error = "the stream was cut off before the model finished; the partial answer is kept"
             answer.error_kind = "incomplete"
@@ -216,5 +218,6 @@ class StreamState:
         answer.reasoning = ("".join(self.reasoning) or think).strip()
         answer.finish_reason, answer.usage = self.finish, self.usage
         if not answer.incomplete and not answer.text.strip():
-            raise errors.EmptyAnswer(f"{answer.spec} returned an empty answer")
+            raise errors.EmptyAnswer(f"{answer.spec} returned an empty answer",
+                                     hint="Try again, or check the prompt and parameters.")
         return answer
