@@ -39,17 +39,30 @@ def _ipywidgets() -> Any:
 
 
 # -- pure parts ---------------------------------------------------------------------------------------
+def unavailable_reason(provider: catalog.Provider, ollama_up: bool) -> str:
+    """Why a provider's models cannot answer right now ("" when they can)."""
+    if not provider.has_key():
+        return f"{UNAVAILABLE}{provider.key_var}"
+    if provider.name == "ollama" and not ollama_up:
+        return "unavailable: Ollama is not running (start it with `ollama serve`)"
+    return ""
+
+
 def model_options() -> list[tuple[str, str]]:
-    """(label, spec) for every suggested catalog model; models whose key is missing are marked unavailable
-    and listed after the available ones."""
+    """(label, spec) for every suggested catalog model; models that cannot answer now (no key, Ollama not
+    running) are marked unavailable and listed after the available ones."""
+    from . import ollama
+
+    ollama_up = ollama.status(timeout=0.5).running
     ready, missing = [], []
     for p in catalog.providers().values():
+        reason = unavailable_reason(p, ollama_up)
         for model in p.suggested():
             spec = f"{p.name}/{model}"
-            if p.has_key():
-                ready.append((spec, spec))
+            if reason:
+                missing.append((f"{spec} — {reason}", spec))
             else:
-                missing.append((f"{spec} — {UNAVAILABLE}{p.key_var}", spec))
+                ready.append((spec, spec))
     return ready + missing
 
 
@@ -154,6 +167,7 @@ class Playground(_Shown):
         self.panes: dict[str, Any] = {}
         self.answers: dict[str, Answer] = {}
         self._threads: list[threading.Thread] = []
+        self._done_lock = threading.Lock()
         self.run_button.on_click(lambda _: self.run())
         controls = w.HBox([self.temperature, self.max_tokens, self.stream, self.run_button])
         self.widget = w.VBox([self.models, self.system, self.prompt, controls, self.status, self.results])
@@ -205,11 +219,12 @@ class Playground(_Shown):
         except Exception as exc:  # noqa: BLE001 - a background thread: show the failure in the pane, not nowhere
             answer = Answer(spec=spec, provider=spec.split("/", 1)[0], model=spec.split("/", 1)[-1],
                             error=_failure(exc), error_kind=exc.kind if isinstance(exc, LabError) else "unexpected")
-        self.answers[spec] = answer
         pane.value = answer_html(answer)
-        if len(self.answers) == len(self.panes):
-            failed = sum(1 for a in self.answers.values() if not a.ok)
-            self.status.value = f"Done: {len(self.answers)} answer(s)" + (f", {failed} failed." if failed else ".")
+        with self._done_lock:  # the last thread to finish writes the summary, once
+            self.answers[spec] = answer
+            if len(self.answers) == len(self.panes):
+                failed = sum(1 for a in self.answers.values() if not a.ok)
+                self.status.value = f"Done: {len(self.answers)} answer(s)" + (f", {failed} failed." if failed else ".")
 
     @property
     def busy(self) -> bool:

@@ -157,3 +157,15 @@ def test_a_crash_in_a_call_is_shown_not_lost(monkeypatch: pytest.MonkeyPatch) ->
     cw.start_button.click()
     cw.wait()
     assert "⚠ RuntimeError: boom" in cw.status.value and not cw.start_button.disabled
+
+
+def test_ollama_models_are_unavailable_unless_ollama_runs(fake_ollama, monkeypatch):
+    from helpers import widgets
+
+    monkeypatch.setenv("OLLAMA_BASE_URL", "http://127.0.0.1:9/v1")  # nothing listens there
+    labels = {spec: label for label, spec in widgets.model_options()}
+    assert "Ollama is not running" in labels["ollama/llama3.2"]
+    assert labels["local/smollm2"] == "local/smollm2"
+    monkeypatch.setenv("OLLAMA_BASE_URL", fake_ollama.base_url)
+    labels = {spec: label for label, spec in widgets.model_options()}
+    assert labels["ollama/llama3.2"] == "ollama/llama3.2"
