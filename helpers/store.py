@@ -12,6 +12,7 @@ import json
 import secrets
 import sqlite3
 import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -79,6 +80,20 @@ EMISSION_FIELDS = ("tracker_g", "ecologits_g_min", "ecologits_g_max", "ecologits
 UNCACHED_PARAMS = ("stream", "timeout")
 
 
+def _use_wal(conn: sqlite3.Connection, attempts: int = 100) -> None:
+    """Switch the file to WAL (once per file; it stays so). Switching needs the file to itself, and SQLite
+    answers "database is locked" at once, without waiting, when another process opens it at that moment."""
+    for attempt in range(attempts):
+        try:
+            if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == attempts - 1:
+                raise
+            time.sleep(0.02)
+
+
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
@@ -102,26 +117,39 @@ class Store:
         self._local = threading.local()
         self._session_run: str | None = None
         self._lock = threading.Lock()
+        self._open_lock = threading.Lock()
 
     # -- connection and schema -------------------------------------------------------------
     def connect(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-                conn.row_factory = sqlite3.Row
-                conn.execute("PRAGMA journal_mode=WAL")
-                conn.execute("PRAGMA synchronous=NORMAL")
-                conn.execute("PRAGMA busy_timeout=30000")
-                conn.execute("PRAGMA foreign_keys=ON")
-                self._migrate(conn)
-            except (sqlite3.DatabaseError, OSError) as exc:  # a folder, not a database, unwritable, damaged
-                raise ConfigError(f"the run log {self.path} cannot be opened: {exc}",
-                                  hint="Point LLMLAB_DB at a SQLite file in a folder you can write to, or unset it "
-                                       "(runs/llmlab.db); move a damaged file aside.") from exc
+            with self._open_lock:  # threads opening their first connection at once: one sets the file up at a time
+                conn = self._open()
             self._local.conn = conn
         return conn
+
+    def _open(self) -> sqlite3.Connection:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA busy_timeout=30000")
+            _use_wal(conn)
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            self._migrate(conn)
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc):  # another process held it for long: not a setting to fix
+                raise
+            raise self._unusable(exc) from exc
+        except (sqlite3.DatabaseError, OSError) as exc:  # a folder, not a database, unwritable, damaged
+            raise self._unusable(exc) from exc
+        return conn
+
+    def _unusable(self, exc: Exception) -> ConfigError:
+        return ConfigError(f"the run log {self.path} cannot be opened: {exc}",
+                           hint="Point LLMLAB_DB at a SQLite file in a folder you can write to, or unset it "
+                                "(runs/llmlab.db); move a damaged file aside.")
 
     def _migrate(self, conn: sqlite3.Connection) -> None:
         conn.execute("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
