@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -134,3 +135,30 @@ def test_four_processes_write_one_run_log(limited: FakeOpenAI) -> None:
     assert set(prompts) == {f"proc{k} {i}" for k in range(4) for i in range(N // 4)}
     assert len({r["run_id"] for r in rows}) == 4  # each process its own session run
     assert store.integrity_ok()
+
+
+OPENER = """
+import sys, time
+from helpers import store
+start = float(sys.argv[2])
+time.sleep(max(0.0, start - time.time()))
+store.Store(sys.argv[1]).connect()
+print("open")
+"""
+
+
+def test_a_fresh_run_log_opened_by_many_at_once(tmp_path: Path) -> None:
+    """The first opening of a run log switches it to WAL, which SQLite refuses at once ("database is locked",
+    no waiting) while another process opens it too: 3 of 15 rounds of six processes failed before the retry."""
+    for round_ in range(3):
+        path = tmp_path / f"fresh{round_}.db"
+        start = time.time() + 1.0  # the processes start their imports now and open the file together
+        procs = [subprocess.Popen([sys.executable, "-c", OPENER, str(path), str(start)], cwd=ROOT,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(6)]
+        outs = [p.communicate(timeout=60) for p in procs]
+        assert [out for out, _ in outs] == ["open\n"] * 6, [err[-300:] for _, err in outs]
+        shared = run_log.Store(path)  # and threads of one process, all opening their first connection at once
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            list(pool.map(lambda store: store.connect().execute("SELECT count(*) FROM calls").fetchone(),
+                          [shared] * 16))
+        assert shared.integrity_ok() and shared.connect().execute("PRAGMA journal_mode").fetchone()[0] == "wal"
