@@ -32,7 +32,7 @@ demo: install
 	$(PY) -m helpers compare --report $(DEMO_REPORT)
 
 test: install-dev
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 2
 
 # Student copies labs/NN_*.ipynb from labs/solutions/ (the solutions' outputs are stripped too).
 labs: install

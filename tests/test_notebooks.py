@@ -13,6 +13,7 @@ import importlib.util
 import json
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -56,11 +57,15 @@ def execute(nb: Any, path: Path, kernel_dir: Path, env: dict[str, str], budget_s
 
     specs = KernelSpecManager(kernel_dirs=[str(kernel_dir)], ensure_native_kernel=False)
     deadline = time.monotonic() + budget_s
-    client = NotebookClient(
-        nb, km=KernelManager(kernel_name="python3", kernel_spec_manager=specs), kernel_name="python3",
-        timeout_func=lambda cell: max(deadline - time.monotonic(), 0.01), startup_timeout=60,
-        resources={"metadata": {"path": str(path.parent)}})
-    client.execute(env=env)
+    with tempfile.TemporaryDirectory(prefix="llmlab-kernel-") as sockets:
+        # IPC sockets in a private folder, not TCP ports: parallel kernels (pytest -n 2) cannot race for a port
+        km = KernelManager(kernel_name="python3", kernel_spec_manager=specs, transport="ipc",
+                           ip=str(Path(sockets) / "k"))
+        client = NotebookClient(
+            nb, km=km, kernel_name="python3", startup_timeout=60,
+            timeout_func=lambda cell: max(deadline - time.monotonic(), 0.01),
+            resources={"metadata": {"path": str(path.parent)}})
+        client.execute(env=env)
     return nb
 
 
