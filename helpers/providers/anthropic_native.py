@@ -17,7 +17,7 @@ from typing import Any
 
 from .. import errors
 from ..answer import Answer, Usage
-from .base import Request, StreamState, cached_client, describe, fill, sdk_message
+from .base import Request, StreamState, cached_client, describe, fill, sdk_message, timed
 
 DEFAULT_MAX_TOKENS = 1024
 THINKING_BUDGET = {"low": 1024, "medium": 4096, "high": 16384}  # none / minimal: no thinking
@@ -192,8 +192,9 @@ def complete(request: Request) -> Answer:
     try:
         kwargs = _prepare(request, answer)
         sdk = client(request)
+        start = time.perf_counter()  # the exchange only: not the SDK import or the client's set-up
         if not (request.params.get("stream") or request.on_text is not None):
-            return from_message(answer, sdk.messages.create(**kwargs))
+            return timed(from_message(answer, sdk.messages.create(**kwargs)), start)
         events = sdk.messages.create(**kwargs, stream=True)
         state, cut = _Stream(start, request.on_text), None
         try:
@@ -214,8 +215,9 @@ async def acomplete(request: Request) -> Answer:
     try:
         kwargs = _prepare(request, answer)
         sdk = client(request, use_async=True)
+        start = time.perf_counter()
         if not (request.params.get("stream") or request.on_text is not None):
-            return from_message(answer, await sdk.messages.create(**kwargs))
+            return timed(from_message(answer, await sdk.messages.create(**kwargs)), start)
         events = await sdk.messages.create(**kwargs, stream=True)
         state, cut = _Stream(start, request.on_text), None
         try:

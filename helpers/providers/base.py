@@ -221,3 +221,9 @@ class StreamState:
             raise errors.EmptyAnswer(f"{answer.spec} returned an empty answer",
                                      hint="Try again, or check the prompt and parameters.")
         return answer
+
+
+def timed(answer: Answer, start: float) -> Answer:
+    """Set an answer's latency to the time since ``start`` (a whole, non-streamed exchange)."""
+    answer.latency_s = time.perf_counter() - start
+    return answer

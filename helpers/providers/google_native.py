@@ -13,7 +13,7 @@ from typing import Any
 
 from .. import errors
 from ..answer import Answer, Usage
-from .base import Request, StreamState, cached_client, describe, fill
+from .base import Request, StreamState, cached_client, describe, fill, timed
 
 THINKING_BUDGET = {"none": 0, "minimal": 0, "low": 1024, "medium": 8192, "high": 24576}
 FILTERED = {"SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII"}
@@ -194,8 +194,9 @@ def complete(request: Request) -> Answer:
     answer, start = request.blank_answer(), time.perf_counter()
     try:
         call, models = _call(request), client(request).models
+        start = time.perf_counter()  # the exchange only: not the SDK import or the client's set-up
         if not _streams(request):
-            return from_response(answer, models.generate_content(**call))
+            return timed(from_response(answer, models.generate_content(**call)), start)
         state, cut = _Stream(start, request.on_text), None
         try:
             for chunk in models.generate_content_stream(**call):
@@ -214,8 +215,9 @@ async def acomplete(request: Request) -> Answer:
     answer, start = request.blank_answer(), time.perf_counter()
     try:
         call, models = _call(request), client(request, use_async=True).aio.models
+        start = time.perf_counter()
         if not _streams(request):
-            return from_response(answer, await models.generate_content(**call))
+            return timed(from_response(answer, await models.generate_content(**call)), start)
         state, cut = _Stream(start, request.on_text), None
         try:
             async for chunk in await models.generate_content_stream(**call):

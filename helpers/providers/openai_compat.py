@@ -13,7 +13,7 @@ from typing import Any
 
 from .. import errors
 from ..answer import Answer, Usage
-from .base import Request, StreamState, cached_client, describe, fill, sdk_message
+from .base import Request, StreamState, cached_client, describe, fill, sdk_message, timed
 
 SAMPLING = ("temperature", "top_p", "seed", "stop", "reasoning_effort", "frequency_penalty", "presence_penalty")
 
@@ -122,8 +122,7 @@ def complete(request: Request) -> Answer:
         result = sdk.post("/chat/completions", body=body(request), cast_to=ChatCompletion, stream=stream,
                           stream_cls=Stream[ChatCompletionChunk])
         if not stream:
-            answer.latency_s = time.perf_counter() - start
-            return from_completion(answer, result)
+            return timed(from_completion(answer, result), start)
         state, cut = _StreamState(start, request.on_text), None
         try:
             for chunk in result:
@@ -147,8 +146,7 @@ async def acomplete(request: Request) -> Answer:
         result = await sdk.post("/chat/completions", body=body(request), cast_to=ChatCompletion, stream=stream,
                                 stream_cls=AsyncStream[ChatCompletionChunk])
         if not stream:
-            answer.latency_s = time.perf_counter() - start
-            return from_completion(answer, result)
+            return timed(from_completion(answer, result), start)
         state, cut = _StreamState(start, request.on_text), None
         try:
             async for chunk in result:
