@@ -102,10 +102,11 @@ def side_by_side(answers: Sequence[Answer], width: int | None = None) -> str:
             body = (body + "\n" if body else "") + f"⚠ {a.error}"
         for para in body.splitlines() or [""]:
             lines.extend(textwrap.wrap(para, col) or [""])
-        lines.append("")
-        lines.extend([f"tokens   {fmt_tokens(a)}", f"latency  {fmt_s(a.latency_s)}"]
-                     + ([f"1st tok  {fmt_s(a.ttft_s)}"] if a.ttft_s is not None else [])
-                     + [f"cost     {fmt_cost(a.cost_usd)}", f"CO2e     {fmt_g(a.g_co2e)}"])
+        if a.ok or a.text:  # a call that failed before any answer has no figures worth a block of n/a
+            lines.append("")
+            lines.extend([f"tokens   {fmt_tokens(a)}", f"latency  {fmt_s(a.latency_s)}"]
+                         + ([f"1st tok  {fmt_s(a.ttft_s)}"] if a.ttft_s is not None else [])
+                         + [f"cost     {fmt_cost(a.cost_usd)}", f"CO2e     {fmt_g(a.g_co2e)}"])
         columns.append([line[:col] for line in lines])
     height = max(len(c) for c in columns)
     rows = []
