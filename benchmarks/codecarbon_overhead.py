@@ -17,13 +17,9 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import sys
-import tempfile
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from benchmarks.setup import isolate, local_engine_on_free_port
 
 PROMPT = "Describe the Olympic flame in three sentences."
 
@@ -34,15 +30,10 @@ def main() -> None:
     parser.add_argument("--max-tokens", type=int, default=48)
     args = parser.parse_args()
 
-    tmp = tempfile.mkdtemp(prefix="llmlab-bench-")
-    os.environ.update(LLMLAB_DB=f"{tmp}/bench.db", LLMLAB_HOME=tmp, LLMLAB_ENV_FILE=f"{tmp}/none")
-    os.environ.pop("LOCAL_BASE_URL", None)
-    from helpers import local_engine
+    isolate()
+    local_engine_on_free_port()
     from helpers.emissions import local_measure
     from helpers.llm import ask
-
-    os.environ["LLMLAB_LOCAL_PORT"] = str(local_engine.free_port())
-    local_engine.ensure()  # on demand; stopped at exit like any ask()
 
     meter = local_measure.meter()
     task_seconds: list[float] = []

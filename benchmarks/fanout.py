@@ -17,12 +17,9 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from benchmarks.setup import ROOT, isolate
 
 PROVIDERS = {"openai": "OPENAI_API_KEY", "groq": "GROQ_API_KEY", "deepseek": "DEEPSEEK_API_KEY",
              "grok": "GROK_API_KEY", "openrouter": "OPENROUTER_API_KEY", "gemini": "GOOGLE_API_KEY"}
@@ -52,9 +49,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     args = parser.parse_args()
 
-    tmp = tempfile.mkdtemp(prefix="llmlab-bench-")
-    os.environ.update(LLMLAB_DB=f"{tmp}/bench.db", LLMLAB_HOME=tmp, LLMLAB_ENV_FILE=f"{tmp}/none",
-                      LLMLAB_MAX_RETRIES="0")
+    isolate(LLMLAB_MAX_RETRIES="0")
     server = subprocess.Popen([sys.executable, "-c", SERVER, str(args.latency)], cwd=ROOT, text=True,
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     base_url = server.stdout.readline().strip()  # type: ignore[union-attr]

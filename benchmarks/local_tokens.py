@@ -12,15 +12,10 @@ first; the figure is the median of the per-round ratios.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
-import sys
-import tempfile
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from benchmarks.setup import isolate, local_engine_on_free_port
 
 PROMPT = "Write a short story about a robot who learns to paint."
 
@@ -31,16 +26,13 @@ def main() -> None:
     parser.add_argument("--max-tokens", type=int, default=128)
     args = parser.parse_args()
 
-    tmp = tempfile.mkdtemp(prefix="llmlab-bench-")
-    os.environ.update(LLMLAB_DB=f"{tmp}/bench.db", LLMLAB_HOME=tmp, LLMLAB_ENV_FILE=f"{tmp}/none")
-    os.environ.pop("LOCAL_BASE_URL", None)
+    isolate()
+    engine = local_engine_on_free_port()
     from llama_cpp import Llama
 
     from helpers import local_engine
     from helpers.llm import ask
 
-    os.environ["LLMLAB_LOCAL_PORT"] = str(local_engine.free_port())
-    engine = local_engine.ensure()  # on demand, stopped at exit like any ask()
     model = Llama(model_path=engine.model, n_ctx=local_engine.N_CTX, verbose=False)
     messages = [{"role": "user", "content": PROMPT}]
     outside: list[float] = []  # ask()'s own time around the HTTP exchange

@@ -12,13 +12,9 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import sys
-import tempfile
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from benchmarks.setup import isolate
 
 
 def main() -> None:
@@ -29,9 +25,7 @@ def main() -> None:
 
     from tests.fakes.openai_server import FakeOpenAI
 
-    tmp = tempfile.mkdtemp(prefix="llmlab-bench-")
-    os.environ.update(LLMLAB_DB=f"{tmp}/bench.db", LLMLAB_HOME=tmp, LLMLAB_ENV_FILE=f"{tmp}/none",
-                      OPENAI_API_KEY="sk-bench-" + "x" * 20)
+    isolate(OPENAI_API_KEY="sk-bench-" + "x" * 20)
     import openai
 
     from helpers.llm import ask
