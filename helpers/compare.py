@@ -131,8 +131,7 @@ class Runner:
         prepared = llm.prepare(spec, prompt, system, **params)
         hit = cached_sample(self.store, prepared.hash, nth, self.run_id) if self.config.use_cache else None
         if hit is not None:
-            hit.cached, hit.spec = True, prepared.request.spec
-            hit.params, hit.messages = prepared.request.blank_answer().params, prepared.request.messages
+            llm.as_cached(hit, prepared)
             self.store.log(hit, request_hash=prepared.hash, run_id=self.run_id, cell=key, cache_hit=True)
             self.outcome.cached += 1
             return hit

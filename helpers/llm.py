@@ -7,7 +7,6 @@ parameter) raises ConfigError at once. ``raise_errors=True`` raises call failure
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -171,35 +170,54 @@ def _finish(prepared: Prepared, answer: Answer, started: float, store: run_log.S
     return answer
 
 
-def _from_cache(prepared: Prepared, store: run_log.Store) -> Answer | None:
-    hit = store.cached(prepared.hash)
-    if hit is None:
-        return None
+def as_cached(hit: Answer, prepared: Prepared) -> Answer:
+    """A stored answer served for this request: marked cached, with this request's spec, params and messages."""
     hit.cached, hit.spec = True, prepared.request.spec
     hit.params, hit.messages = prepared.request.blank_answer().params, prepared.request.messages
     return hit
+
+
+@dataclass
+class _Call:
+    """What ``ask`` and ``ask_async`` share before the provider is called."""
+
+    prepared: Prepared
+    store: run_log.Store
+    started: float
+    hit: Answer | None
+
+
+def _begin(spec: str | specs.ModelSpec, prompt: Any, system: str | None, on_text: Callable[[str], None] | None,
+           params: dict[str, Any], store: run_log.Store | None, use_cache: bool) -> _Call:
+    prepared = prepare(spec, prompt, system, on_text, **params)
+    store = store or run_log.default()
+    store.connect()  # a run log that cannot be written fails now, not after a paid call
+    started = time.perf_counter()
+    hit = store.cached(prepared.hash) if use_cache else None
+    return _Call(prepared, store, started, as_cached(hit, prepared) if hit is not None else None)
+
+
+def _admit(prepared: Prepared) -> Request:
+    """The request, once its key and the session budget allow it (raises the LabError that says why not)."""
+    if prepared.key_error:
+        raise prepared.key_error
+    budget.admit(prepared.request)
+    return prepared.request
 
 
 def ask(spec: str | specs.ModelSpec, prompt: Any = None, *, system: str | None = None, use_cache: bool = True,
         run_id: str | None = None, cell: str | None = None, store: run_log.Store | None = None,
         raise_errors: bool = False, on_text: Callable[[str], None] | None = None, **params: Any) -> Answer:
     """Ask one model. Returns an Answer (``answer.error`` set on failure, unless ``raise_errors``)."""
-    prepared = prepare(spec, prompt, system, on_text, **params)
-    store = store or run_log.default()
-    store.connect()  # a run log that cannot be written fails now, not after a paid call
-    started = time.perf_counter()
-    answer = _from_cache(prepared, store) if use_cache else None
-    if answer is not None:
-        return _finish(prepared, answer, started, store, run_id, cell, cache_hit=True)
+    call = _begin(spec, prompt, system, on_text, params, store, use_cache)
+    if call.hit is not None:
+        return _finish(call.prepared, call.hit, call.started, call.store, run_id, cell, cache_hit=True)
     try:
-        if prepared.key_error:
-            raise prepared.key_error
-        budget.admit(prepared.request)
-        request = prepared.request
+        request = _admit(call.prepared)
         answer = local_measure.call(request.provider.local, lambda: adapter(request.provider.api).complete(request))
     except errors.LabError as exc:
-        answer = _failed(prepared, exc, started)
-    answer = _finish(prepared, answer, started, store, run_id, cell)
+        answer = _failed(call.prepared, exc, call.started)
+    answer = _finish(call.prepared, answer, call.started, call.store, run_id, cell)
     return answer.raise_for_error() if raise_errors else answer
 
 
@@ -208,23 +226,16 @@ async def ask_async(spec: str | specs.ModelSpec, prompt: Any = None, *, system: 
                     store: run_log.Store | None = None, raise_errors: bool = False,
                     on_text: Callable[[str], None] | None = None, **params: Any) -> Answer:
     """The same as ``ask`` for asyncio code (fan-out with ``asyncio.gather``)."""
-    prepared = prepare(spec, prompt, system, on_text, **params)
-    store = store or run_log.default()
-    store.connect()  # a run log that cannot be written fails now, not after a paid call
-    started = time.perf_counter()
-    answer = _from_cache(prepared, store) if use_cache else None
-    if answer is not None:
-        return _finish(prepared, answer, started, store, run_id, cell, cache_hit=True)
+    call = _begin(spec, prompt, system, on_text, params, store, use_cache)
+    if call.hit is not None:
+        return _finish(call.prepared, call.hit, call.started, call.store, run_id, cell, cache_hit=True)
     try:
-        if prepared.key_error:
-            raise prepared.key_error
-        budget.admit(prepared.request)
-        module = adapter(prepared.request.provider.api)
-        answer = await local_measure.acall(prepared.request.provider.local,
-                                           lambda: module.acomplete(prepared.request))
+        request = _admit(call.prepared)
+        module = adapter(request.provider.api)
+        answer = await local_measure.acall(request.provider.local, lambda: module.acomplete(request))
     except errors.LabError as exc:
-        answer = _failed(prepared, exc, started)
-    answer = _finish(prepared, answer, started, store, run_id, cell)
+        answer = _failed(call.prepared, exc, call.started)
+    answer = _finish(call.prepared, answer, call.started, call.store, run_id, cell)
     return answer.raise_for_error() if raise_errors else answer
 
 
@@ -234,13 +245,3 @@ def ask_many(specs_: Sequence[str], prompt: Any, *, max_workers: int = 8, **kwar
         specs.parse(s)  # bad specs fail before any call
     with ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(specs_)))) as pool:
         return list(pool.map(lambda s: ask(s, prompt, **kwargs), specs_))
-
-
-def run_sync(coro: Any) -> Any:
-    """Run a coroutine from plain code, also when an event loop is already running (Jupyter)."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coro)
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, coro).result()
