@@ -32,10 +32,10 @@ def main() -> None:
 
     isolate()
     local_engine_on_free_port()
-    from helpers.emissions import local_measure
+    from helpers.estimates import measure
     from helpers.llm import ask
 
-    meter = local_measure.meter()
+    meter = measure.meter()
     task_seconds: list[float] = []
     begin, end = meter.begin, meter.end
 
@@ -53,13 +53,13 @@ def main() -> None:
 
     meter.begin, meter.end = timed_begin, timed_end  # type: ignore[method-assign]
 
-    def call(measure: bool) -> float:
-        os.environ["LLMLAB_MEASURE_LOCAL"] = "1" if measure else "0"
+    def call(with_meter: bool) -> float:
+        os.environ["LLMLAB_MEASURE_LOCAL"] = "1" if with_meter else "0"
         start = time.perf_counter()
         a = ask("local/smollm2", PROMPT, use_cache=False, temperature=0, max_tokens=args.max_tokens)
         seconds = time.perf_counter() - start
         assert a.ok, a.error
-        assert (a.emissions.measured_g is not None) == measure
+        assert (a.emissions.measured_g is not None) == with_meter
         return seconds
 
     call(False)  # warm up the engine and the client
@@ -72,10 +72,10 @@ def main() -> None:
     plain, measured, direct = [], [], []
     for r in range(args.rounds):
         order = (False, True) if r % 2 == 0 else (True, False)
-        for measure in order:
-            seconds = call(measure)
-            (measured if measure else plain).append(seconds)
-            if measure:
+        for with_meter in order:
+            seconds = call(with_meter)
+            (measured if with_meter else plain).append(seconds)
+            if with_meter:
                 direct.append(task_seconds[-1] / seconds)
     e2e = statistics.median(measured) / statistics.median(plain) - 1
     print(f"calls: median {statistics.median(plain):.3f} s unmeasured, {statistics.median(measured):.3f} s measured "

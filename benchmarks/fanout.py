@@ -57,8 +57,8 @@ def main() -> None:
         os.environ[f"{name.upper()}_BASE_URL"] = base_url
         os.environ[key_var] = f"fake-{name}-key-0123456789"
 
-    from helpers import catalog, puzzles
-    from helpers.compare import compare
+    from helpers import catalog
+    from helpers.compare import compare, puzzles
     from helpers.llm import ask
 
     models = [f"{name}/{catalog.provider(name).default_model}" for name in PROVIDERS]

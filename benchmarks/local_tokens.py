@@ -30,8 +30,8 @@ def main() -> None:
     engine = local_engine_on_free_port()
     from llama_cpp import Llama
 
-    from helpers import local_engine
     from helpers.llm import ask
+    from helpers.providers import local_engine
 
     model = Llama(model_path=engine.model, n_ctx=local_engine.N_CTX, verbose=False)
     messages = [{"role": "user", "content": PROMPT}]

@@ -27,7 +27,7 @@ def isolate(**extra: str) -> Path:
 def local_engine_on_free_port() -> Any:
     """Start the bundled engine on a free port (stopped at exit like any on-demand engine); its state."""
     os.environ.pop("LOCAL_BASE_URL", None)
-    from helpers import local_engine
+    from helpers.providers import local_engine
 
     os.environ["LLMLAB_LOCAL_PORT"] = str(local_engine.free_port())
     return local_engine.ensure()

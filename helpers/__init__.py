@@ -14,7 +14,7 @@ from typing import Any
 _EXPORTS = {
     "ask": "helpers.llm", "ask_async": "helpers.llm", "ask_many": "helpers.llm",
     "Answer": "helpers.answer", "Usage": "helpers.answer", "Emissions": "helpers.answer",
-    "LabError": "helpers.errors", "Store": "helpers.store",
+    "LabError": "helpers.errors", "Store": "helpers.runlog.store",
     "chat": "helpers.conversation", "Conversation": "helpers.conversation", "Seat": "helpers.conversation",
     "setup": "helpers.notebook",
 }

@@ -99,7 +99,7 @@ class Answer:
     def raise_for_error(self) -> Answer:
         """Raise the stored error as a LabError; return self when the call succeeded."""
         if self.error is not None:
-            from . import errors
+            from helpers import errors
 
             cls = next((c for c in vars(errors).values()
                         if isinstance(c, type) and issubclass(c, errors.LabError) and c.kind == self.error_kind),
@@ -114,11 +114,11 @@ class Answer:
         return data
 
     def __str__(self) -> str:
-        from .display import answer_text
+        from helpers.display import answer_text
 
         return answer_text(self)
 
     def _repr_markdown_(self) -> str:
-        from .display import answer_markdown
+        from helpers.display import answer_markdown
 
         return answer_markdown(self)

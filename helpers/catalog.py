@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import settings
-from .errors import ConfigError
+from helpers import settings
+from helpers.errors import ConfigError
 
 CATALOG_FILE = settings.ASSETS / "models.yaml"
 ADAPTERS = ("openai", "anthropic", "google", "local", "stub")

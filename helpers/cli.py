@@ -9,7 +9,7 @@ import argparse
 import importlib
 import sys
 
-from .errors import LabError
+from helpers.errors import LabError
 
 COMMANDS = ["keys", "models", "ask", "chat", "local", "ollama", "report", "compare", "runs"]
 

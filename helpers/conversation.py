@@ -22,11 +22,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import display
-from . import spec as specs
-from . import store as run_log
-from .answer import Answer
-from .errors import ConfigError
+from helpers import display
+from helpers import spec as specs
+from helpers.answer import Answer
+from helpers.errors import ConfigError
+from helpers.runlog import store as run_log
 
 STYLES = ("labelled", "transcript")
 MAX_SEATS = 8
@@ -93,7 +93,7 @@ def make_seats(models: Sequence[str], personas: Sequence[str] = (), names: Seque
 
 def check_seats(seats: Sequence[Seat]) -> list[Seat]:
     """Validated copies of the seats: specs parsed, parameters checked, names filled in and unique."""
-    from .llm import validate_params
+    from helpers.llm import validate_params
 
     if not 2 <= len(seats) <= MAX_SEATS:
         raise ConfigError(f"a conversation needs 2 to {MAX_SEATS} seats, got {len(seats)}",
@@ -245,7 +245,7 @@ class Conversation:
         ``opening`` holds scripted first lines (one per seat, in order); ``stop`` ends the conversation
         after a turn that matches; ``on_turn`` sees each finished turn; ``on_text(seat, piece)`` streams.
         """
-        from .llm import ask
+        from helpers.llm import ask
 
         if isinstance(rounds, bool) or not isinstance(rounds, int) or not 1 <= rounds <= 100:
             raise ConfigError(f"rounds={rounds!r} is out of range", hint="rounds is a whole number from 1 to 100.")

@@ -6,7 +6,7 @@ import shutil
 import textwrap
 from collections.abc import Sequence
 
-from .answer import Answer
+from helpers.answer import Answer
 
 
 def fmt_cost(value: float | None) -> str:

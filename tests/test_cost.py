@@ -2,8 +2,8 @@
 
 import pytest
 
-from helpers import cost
 from helpers.answer import Answer, Usage
+from helpers.estimates import cost
 
 
 def priced(provider, model, **usage):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from helpers.emissions.decision import Candidate, criterion_scores, rank, validate_weights
+from helpers.compare.decision import Candidate, criterion_scores, rank, validate_weights
 from helpers.errors import ConfigError
 
 ROWS = [

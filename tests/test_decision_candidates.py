@@ -7,11 +7,9 @@ import math
 
 import pytest
 
-from helpers import graders, puzzles
 from helpers.answer import Answer, Emissions
-from helpers.compare import compare
-from helpers.emissions import decision
-from helpers.results import energy_kwh
+from helpers.compare import compare, decision, graders, puzzles
+from helpers.compare.results import energy_kwh
 
 
 def test_energy_is_measured_first_then_the_ecologits_midpoint_then_unknown() -> None:

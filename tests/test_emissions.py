@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from helpers.answer import Answer, Emissions, Usage
-from helpers.emissions import ecologits_estimate, estimate, factors
-from helpers.emissions.estimates import annotate
 from helpers.errors import ConfigError
+from helpers.estimates import ecologits_range, factors
+from helpers.estimates.emissions import annotate, estimate
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -28,7 +28,7 @@ def _no_custom_factors():
 
 def test_builtin_factors_come_from_the_installed_package_without_importing_it() -> None:
     # In a fresh interpreter: reading the factors must not import api_emissions_tracker (which patches openai).
-    code = ("import sys, json; from helpers.emissions import factors, estimate; t = factors.table(); "
+    code = ("import sys, json; from helpers.estimates import factors; from helpers.estimates.emissions import estimate; t = factors.table(); "
             "e = estimate('openai', 'gpt-4o', 1, 1); "
             "print(json.dumps({'loaded': 'api_emissions_tracker' in sys.modules, "
             "'factors': {k: [f.per_prompt_token, f.per_completion_token] for k, f in t.items()}}))")
@@ -139,7 +139,7 @@ def _dense_kwh(params_b: float, tokens: int, pue: float) -> float:
 
 
 def test_ecologits_from_parameters_by_hand() -> None:
-    r = ecologits_estimate.from_parameters(8, 8, 100, None, "WOR")
+    r = ecologits_range.from_parameters(8, 8, 100, None, "WOR")
     # huggingface_hub data-centre PUE 1.09–1.14; world mix 0.45829 kg CO2e/kWh
     assert r.kwh_min == pytest.approx(_dense_kwh(8, 100, 1.09), rel=1e-9)
     assert r.kwh_max == pytest.approx(_dense_kwh(8, 100, 1.14), rel=1e-9)
@@ -151,10 +151,10 @@ def test_ecologits_from_parameters_by_hand() -> None:
 
 
 def test_ecologits_registry_matches_the_documented_example() -> None:
-    usa = ecologits_estimate.estimate("openai", "gpt-4o-mini", 500, 5.0, zone_="USA")
+    usa = ecologits_range.estimate("openai", "gpt-4o-mini", 500, 5.0, zone_="USA")
     assert not isinstance(usa, str)
     assert (round(usa.g_min, 4), round(usa.g_max, 4)) == (0.0127, 0.0153)  # 12.7–15.3 mg
-    world = ecologits_estimate.estimate("openai", "gpt-4o-mini", 500, 5.0)
+    world = ecologits_range.estimate("openai", "gpt-4o-mini", 500, 5.0)
     assert not isinstance(world, str) and world.zone == "WOR"
     assert world.kwh_min == pytest.approx(usa.kwh_min) and world.g_min > usa.g_min  # same energy, dirtier mix
     assert world.how == "registry openai/gpt-4o-mini" and world.warnings
@@ -176,18 +176,18 @@ def test_ecologits_registry_matches_the_documented_example() -> None:
     ("ollama", "llama3.2", "parameters 3.2B active / 3.2B total"),
 ])
 def test_ecologits_provider_mapping(provider: str, model: str, how: str) -> None:
-    r = ecologits_estimate.estimate(provider, model, 100, 2.0)
+    r = ecologits_range.estimate(provider, model, 100, 2.0)
     assert not isinstance(r, str) and r.how == how
     assert 0 < r.g_min <= r.g_max and 0 < r.kwh_min <= r.kwh_max
 
 
 def test_ecologits_unknown_model_and_zone(monkeypatch: pytest.MonkeyPatch) -> None:
-    reason = ecologits_estimate.estimate("openai", "no-such-model", 10)
+    reason = ecologits_range.estimate("openai", "no-such-model", 10)
     assert isinstance(reason, str) and "params_b" in reason
-    assert ecologits_estimate.estimate("openai", "gpt-4o", None).startswith("EcoLogits: the provider reported no")
+    assert ecologits_range.estimate("openai", "gpt-4o", None).startswith("EcoLogits: the provider reported no")
     monkeypatch.setenv("LLMLAB_COUNTRY", "XYZ")
     with pytest.raises(ConfigError, match="LLMLAB_COUNTRY"):
-        ecologits_estimate.zone()
+        ecologits_range.zone()
     e = estimate("openai", "gpt-4o", 10, 10)  # a bad zone is a note on the answer, not a crash
     assert e.ecologits_g_min is None and e.tracker_g is not None and "LLMLAB_COUNTRY" in " ".join(e.notes)
 
@@ -203,7 +203,7 @@ def test_zone_setting_changes_grams_not_energy(monkeypatch: pytest.MonkeyPatch) 
 
 
 def test_importing_ecologits_leaves_the_logger_class_alone() -> None:
-    code = ("import logging; before = logging.getLoggerClass(); from helpers.emissions import estimate; "
+    code = ("import logging; before = logging.getLoggerClass(); from helpers.estimates.emissions import estimate; "
             "estimate('openai', 'gpt-4o', 1, 1); print(logging.getLoggerClass() is before, "
             "logging.getLogger('ecologits').level)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)

@@ -8,19 +8,19 @@ from collections.abc import Iterator
 
 import pytest
 
-from helpers import store as run_log
 from helpers.answer import Answer
-from helpers.emissions import local_measure
 from helpers.errors import ConfigError
+from helpers.estimates import measure
 from helpers.llm import ask
+from helpers.runlog import store as run_log
 
 FRA_G_PER_KWH = 56.039  # CodeCarbon's offline grid intensity for France
 
 
 @pytest.fixture(scope="module")
-def meter() -> Iterator[local_measure.Meter]:
+def meter() -> Iterator[measure.Meter]:
     """One real tracker for the module (its first task probes the hardware, ~1.7 s)."""
-    yield local_measure.Meter("FRA")
+    yield measure.Meter("FRA")
 
 
 def busy(seconds: float) -> int:
@@ -30,7 +30,7 @@ def busy(seconds: float) -> int:
     return n
 
 
-def test_real_measurement_offline(meter: local_measure.Meter, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_real_measurement_offline(meter: measure.Meter, monkeypatch: pytest.MonkeyPatch) -> None:
     def no_network(self: socket.socket, address: object) -> None:
         raise AssertionError(f"CodeCarbon tried to connect to {address}")
 
@@ -45,18 +45,18 @@ def test_real_measurement_offline(meter: local_measure.Meter, monkeypatch: pytes
     assert again is not None and again.kwh < m.kwh and meter.tasks >= 2
 
 
-def test_one_task_at_a_time(meter: local_measure.Meter) -> None:
+def test_one_task_at_a_time(meter: measure.Meter) -> None:
     assert meter.begin()
     try:
         inner, measured = meter.measure(lambda: "inner")
         assert (inner, measured) == ("inner", None)  # not measured: another task was running
     finally:
         assert meter.end() is not None
-    a = local_measure.apply(Answer(spec="local/x", provider="local", model="x"), None)
+    a = measure.apply(Answer(spec="local/x", provider="local", model="x"), None)
     assert a.emissions.measured_g is None and "not measured" in a.emissions.notes[0]
 
 
-def test_failed_call_releases_the_task(meter: local_measure.Meter) -> None:
+def test_failed_call_releases_the_task(meter: measure.Meter) -> None:
     def boom() -> None:
         raise RuntimeError("engine died")
 
@@ -69,7 +69,7 @@ def test_ask_local_provider_is_measured(meter, fake_ollama, monkeypatch: pytest.
     monkeypatch.setenv("OLLAMA_BASE_URL", fake_ollama.base_url)
     monkeypatch.setenv("LLMLAB_MEASURE_LOCAL", "1")
     monkeypatch.setenv("LLMLAB_COUNTRY", "FRA")
-    monkeypatch.setitem(local_measure._meters, ("FRA", "machine"), meter)
+    monkeypatch.setitem(measure._meters, ("FRA", "machine"), meter)
     a = ask("ollama/llama3.2", "measure this call")
     assert a.ok and a.text == "Echo: measure this call"
     e = a.emissions
@@ -83,7 +83,7 @@ def test_ask_local_provider_is_measured(meter, fake_ollama, monkeypatch: pytest.
 
 def test_remote_and_disabled_calls_are_not_measured(meter, fake_ollama, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("OLLAMA_BASE_URL", fake_ollama.base_url)
-    monkeypatch.setitem(local_measure._meters, ("WOR", "machine"), meter)
+    monkeypatch.setitem(measure._meters, ("WOR", "machine"), meter)
     before = meter.tasks
     assert ask("ollama/llama3.2", "not measured").emissions.measured_g is None  # LLMLAB_MEASURE_LOCAL=0 in tests
     monkeypatch.setenv("LLMLAB_MEASURE_LOCAL", "1")
@@ -96,7 +96,7 @@ async def test_async_local_call_is_measured(meter, fake_ollama, monkeypatch) -> 
 
     monkeypatch.setenv("OLLAMA_BASE_URL", fake_ollama.base_url)
     monkeypatch.setenv("LLMLAB_MEASURE_LOCAL", "on")
-    monkeypatch.setitem(local_measure._meters, ("WOR", "machine"), meter)
+    monkeypatch.setitem(measure._meters, ("WOR", "machine"), meter)
     a = await ask_async("ollama/llama3.2", "async measure")
     assert a.ok and a.emissions.measured_kwh and a.extra["measured"]["country"] == "FRA"
 
@@ -104,13 +104,13 @@ async def test_async_local_call_is_measured(meter, fake_ollama, monkeypatch) -> 
 def test_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LLMLAB_MEASURE_LOCAL", "maybe")
     with pytest.raises(ConfigError, match="LLMLAB_MEASURE_LOCAL"):
-        local_measure.enabled()
+        measure.enabled()
     monkeypatch.setenv("LLMLAB_MEASURE_LOCAL", "off")
-    assert not local_measure.enabled()
+    assert not measure.enabled()
     monkeypatch.delenv("LLMLAB_MEASURE_LOCAL")
-    assert local_measure.enabled()  # default on outside tests
+    assert measure.enabled()  # default on outside tests
     monkeypatch.setenv("LLMLAB_COUNTRY", "France")
     with pytest.raises(ConfigError, match="3-letter"):
-        local_measure.country()
+        measure.country()
     monkeypatch.setenv("LLMLAB_COUNTRY", "deu")
-    assert local_measure.country() == "DEU"
+    assert measure.country() == "DEU"

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from helpers import cli, display
-from helpers import store as run_log
 from helpers.commands import report
-from helpers.emissions import compare_methods
 from helpers.errors import ConfigError
+from helpers.estimates import methods
 from helpers.llm import ask
+from helpers.runlog import store as run_log
 from tests.fakes.openai_server import Fault
 
 RECORDED = Path(__file__).parent / "data" / "gpt-3.5-turbo-0125.json"
@@ -40,21 +40,21 @@ def test_recorded_answer_shows_tracker_and_ecologits(recorded) -> None:  # type:
 
 
 def test_methods_side_by_side(recorded) -> None:  # type: ignore[no-untyped-def]
-    table = compare_methods.markdown([recorded])
+    table = methods.markdown([recorded])
     assert "| 1. openai/gpt-3.5-turbo | 10 / 9 | 46.7 mg |" in table
     assert "EcoLogits counts output tokens only" in table and "tracker counts prompt and completion" in table
-    rows = compare_methods.rows([recorded, recorded], per_model=True)
+    rows = methods.rows([recorded, recorded], per_model=True)
     assert len(rows) == 1 and rows[0].calls == 2 and rows[0].tracker_g == pytest.approx(2 * 19 * 0.00246)
-    fig = compare_methods.chart([recorded])
+    fig = methods.chart([recorded])
     ax = fig.axes[0]
     assert len(ax.containers) >= 3 and ax.get_yscale() == "log"
     heights = [c.patches[0].get_height() for c in ax.containers if hasattr(c, "patches") and c.patches]
     assert heights[0] == pytest.approx(46.74)  # the tracker bar, in mg
-    assert "output tokens only" in compare_methods.EXPLANATION
+    assert "output tokens only" in methods.EXPLANATION
 
 
 def test_worked_example_figures() -> None:
-    ex = compare_methods.example()
+    ex = methods.example()
     assert ex["tracker_mg"] == pytest.approx(105)
     assert (round(ex["ecologits_mg_min"], 1), round(ex["ecologits_mg_max"], 1)) == (12.7, 15.3)
 

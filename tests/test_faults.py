@@ -22,11 +22,12 @@ from typing import Any
 
 import pytest
 
-from helpers import compare, llm
+from helpers import llm
 from helpers import spec as specs
-from helpers import store as run_log
+from helpers.compare import runner
+from helpers.compare.report import csv_rows
 from helpers.conversation import Conversation, Seat
-from helpers.report import csv_rows
+from helpers.runlog import store as run_log
 from tests import test_notebooks as nbt
 from tests.conftest import PROVIDER_ENV_VARS
 from tests.fakes.openai_server import FakeOpenAI, Fault
@@ -183,7 +184,7 @@ def test_compare(case: Case, servers: tuple[FakeOpenAI, FakeOpenAI], tmp_path: P
     arm(faulty, case)
     puzzles = tmp_path / "puzzles.yaml"
     puzzles.write_text(PUZZLES)
-    result = compare.compare([case.spec, GOOD], str(puzzles), progress=False, out=io.StringIO(), use_cache=False)
+    result = runner.compare([case.spec, GOOD], str(puzzles), progress=False, out=io.StringIO(), use_cache=False)
     cells = result.cells.set_index("model")
     mine, healthy = cells.loc[[case.spec]], cells.loc[[GOOD]]
     assert list(healthy.status) == ["ok", "ok"] and good.count() == 2
@@ -370,7 +371,7 @@ def test_cli_resume_asks_only_what_failed(servers: tuple[FakeOpenAI, FakeOpenAI]
     puzzles = tmp_path / "puzzles.yaml"
     puzzles.write_text(PUZZLES)
     spec = "groq/openai/gpt-oss-20b"
-    first = compare.compare([spec, GOOD], str(puzzles), progress=False, out=io.StringIO(), max_retries=0)
+    first = runner.compare([spec, GOOD], str(puzzles), progress=False, out=io.StringIO(), max_retries=0)
     assert list(first.cells.status) == ["error", "ok", "error", "ok"]
     store = run_log.default()
     kept = {r["cell"]: r["id"] for r in store.calls(first.run_id, where="error IS NULL")}

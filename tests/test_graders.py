@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from helpers import graders, quantities
-from helpers.puzzles import Puzzle
+from helpers.compare import graders, quantities
+from helpers.compare.puzzles import Puzzle
 
 COINS = Puzzle(id="two-coins", prompt="p", answer="2/3", grader="numeric")
 WORM = Puzzle(id="bookworm", prompt="p", answer="4 mm", grader="numeric")

@@ -168,7 +168,7 @@ def test_add_a_provider_mistakes(fake_openai, monkeypatch: pytest.MonkeyPatch) -
 
 
 def test_add_a_provider_with_nothing_listening() -> None:
-    from helpers import local_engine
+    from helpers.providers import local_engine
 
     url = f"http://127.0.0.1:{local_engine.free_port()}/v1"
     report = labcheck.add_a_provider(base_url=url)
@@ -422,7 +422,7 @@ def test_grader_comparison_with_helpers_graders() -> None:
     assert "| `It is two thirds.` | `2/3` | right | wrong ✗ | right |" in table
     assert "| `The probability is 2/3, not 1/2.` | `2/3` | right | wrong ✗ | right |" in table
     assert "| `The probability is 0.7.` | `2/3` | wrong | wrong | wrong |" in table
-    assert table.endswith("Graded as they truly are: **yours 23 of 31**, helpers.graders 31 of 31 (✗ marks a wrong "
+    assert table.endswith("Graded as they truly are: **yours 23 of 31**, helpers.compare.graders 31 of 31 (✗ marks a wrong "
                           "verdict). The last 10 rows go beyond the lab's checks.")
     assert "| `Answer: 2/3` | `2/3` | right | not done yet | right |" in labcheck.grader_comparison(
         lambda e, a: todo(a))
@@ -509,7 +509,7 @@ def test_energy_measurement_slips(runs: Any, expected: str) -> None:
 
 # -- lab 06: the decision matrix, on figures like an offline run's (stub costs unknown, local $0) --------------
 def lab06_candidates() -> list[Any]:
-    from helpers.emissions.decision import Candidate
+    from helpers.compare.decision import Candidate
 
     return [Candidate("local/smollm2", accuracy=1 / 3, cost_usd=0.0, latency_s=1.8, kwh=2.5e-6, g_co2e=0.0014),
             Candidate("stub/gpt-35-turbo", accuracy=1.0, cost_usd=None, latency_s=0.007, kwh=8e-6, g_co2e=0.0041),
@@ -543,7 +543,7 @@ def weighted_mean(scores: dict[str, float], weights: dict[str, float]) -> float:
 
 
 def ranking_with(normalise: Any, score: Any = weighted_mean) -> Any:
-    from helpers.emissions.decision import CRITERIA
+    from helpers.compare.decision import CRITERIA
 
     def rank_models(candidates: list[Any], weights: dict[str, float]) -> list[tuple[str, float]]:
         columns = {c: normalise([x.value(c) for x in candidates], c == "accuracy") for c in CRITERIA}
@@ -588,7 +588,7 @@ def test_decision_matrix_finished_passes_with_any_sound_normaliser(normalise: An
     local = next(row for row in report.table if row["model"] == "local/smollm2")
     assert local["decision.rank score"] == pytest.approx(0.4 / 3 + 0.1 + 0.1 * 0.0014 / 1.8 + 0.1 + 0.3)
     assert [row["your rank"] for row in report.table] == [1, 2, 3]
-    if normalise is relative_normalise:  # the same scale as helpers.emissions.decision: the same scores
+    if normalise is relative_normalise:  # the same scale as helpers.compare.decision: the same scores
         assert report.table[0]["model"] == "local/smollm2"
         assert local["your score"] == pytest.approx(local["decision.rank score"])
     else:  # min–max gives the cheapest 1 and the dearest 0: the accurate recorded answers come first here

@@ -21,9 +21,10 @@ from typing import Any
 
 import pytest
 
-from helpers import compare, llm
-from helpers import store as run_log
-from helpers.puzzles import Puzzle
+from helpers import llm
+from helpers.compare import runner
+from helpers.compare.puzzles import Puzzle
+from helpers.runlog import store as run_log
 from tests.fakes.openai_server import FakeOpenAI
 
 pytestmark = pytest.mark.slow  # each test takes a few seconds (retries back off ~0.5-2 s)
@@ -81,7 +82,7 @@ def test_200_concurrent_ask_async(limited: FakeOpenAI) -> None:
 def test_200_cells_through_compare(limited: FakeOpenAI) -> None:
     models = ["openai/gpt-4.1-mini", "openai/gpt-4o-mini", "openai/gpt-5-nano", "openai/gpt-5-mini"]
     puzzles = [Puzzle(id=f"p{i}", prompt=f"Puzzle number {i}?", grader="none") for i in range(10)]
-    result = compare.compare(models, puzzles, repeat=5, concurrency=64, per_provider=64, use_cache=False,
+    result = runner.compare(models, puzzles, repeat=5, concurrency=64, per_provider=64, use_cache=False,
                              max_retries=1, progress=False, out=io.StringIO())
     cells = result.cells
     assert len(cells) == N and set(cells.status) <= {"ok", "error"} and (cells.status == "ok").any()
@@ -139,7 +140,7 @@ def test_four_processes_write_one_run_log(limited: FakeOpenAI) -> None:
 
 OPENER = """
 import sys, time
-from helpers import store
+from helpers.runlog import store
 start = float(sys.argv[2])
 time.sleep(max(0.0, start - time.time()))
 store.Store(sys.argv[1]).connect()

@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from helpers import local_engine
-from helpers import store as run_log
 from helpers.cli import main
 from helpers.errors import ConfigError, ConnectionFailed, TimeoutFailed
 from helpers.llm import ask, ask_async
 from helpers.providers import local as local_adapter
+from helpers.providers import local_engine
+from helpers.runlog import store as run_log
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -208,7 +208,7 @@ def test_engine_that_cannot_load_the_file(tmp_path: Path, capsys: pytest.Capture
 
 def _child_asks(home: Path, port: int) -> dict:
     """Ask local/smollm2 in a separate Python process; returns what it saw."""
-    code = ("import json, os; from helpers.llm import ask; from helpers import local_engine as e; "
+    code = ("import json, os; from helpers.llm import ask; from helpers.providers import local_engine as e; "
             "a = ask('local/smollm2', 'Say hi.', max_tokens=8, use_cache=False); s = e.read_state(); "
             "print(json.dumps({'ok': a.ok, 'error': a.error, 'pid': s.pid, 'by': s.started_by, 'me': os.getpid()}))")
     env = {**os.environ, "LLMLAB_HOME": str(home), "LLMLAB_DB": str(home / "child.db"),

@@ -122,7 +122,7 @@ def test_ollama_service_lists_installed_models(fake_ollama, monkeypatch: pytest.
 
 
 def test_ollama_service_when_nothing_listens(monkeypatch: pytest.MonkeyPatch) -> None:
-    from helpers import local_engine
+    from helpers.providers import local_engine
 
     monkeypatch.setenv("OLLAMA_BASE_URL", f"http://127.0.0.1:{local_engine.free_port()}/v1")
     service = notebook.ollama_service()

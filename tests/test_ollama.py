@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from helpers import ollama
 from helpers.cli import main
 from helpers.errors import ConnectionFailed, UnknownModelError
 from helpers.llm import ask
-from helpers.local_engine import free_port
+from helpers.providers import ollama
+from helpers.providers.local_engine import free_port
 from tests.fakes.ollama_server import FakeOllama
 from tests.fakes.openai_server import FakeOpenAI
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import puzzles
+from helpers.compare import puzzles
 from helpers.errors import ConfigError
 
 

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from helpers import replay, results
-from helpers import store as run_log
 from helpers.cli import main
+from helpers.compare import results
 from helpers.errors import ConfigError
+from helpers.runlog import store as run_log
+from helpers.runlog import transfer
 from tests.fakes.openai_server import FakeOpenAI
 
 PUZZLES = "- id: coins\n  prompt: Two coins, one is heads. P(other is tails)?\n  answer: 2/3\n  grader: numeric\n" \
@@ -69,7 +70,7 @@ def test_export_import_round_trip(recorded: str, tmp_path: Path, monkeypatch: py
     assert replayed.cells[columns].equals(live.cells[columns])
     assert replayed.table() == live.table()
     with pytest.raises(ConfigError, match="already in the run log"):
-        replay.import_run(path)
+        transfer.import_run(path)
     assert main(["runs", "list", "--kind", "compare"]) == 0
     listing = capsys.readouterr().out
     assert recorded in listing and "compare" in listing
@@ -84,7 +85,7 @@ def test_import_rejects_other_files(tmp_path: Path) -> None:
                            '{"type": "call", "secret_field": 1}\n'), "unknown fields")]:
         bad.write_text(text)
         with pytest.raises(ConfigError, match=message):
-            replay.import_run(bad)
+            transfer.import_run(bad)
     assert run_log.default().run("x") is None  # nothing half-imported
 
 
@@ -98,4 +99,4 @@ def test_replay_and_resume_need_a_compare_run(capsys) -> None:  # type: ignore[n
     assert main(["compare", "--resume", chat, "--repeat", "3"]) == 2
     assert "--repeat cannot change a stored run" in capsys.readouterr().err
     with pytest.raises(ConfigError, match="not JSON|no run"):
-        replay.export_run("nope", "x.jsonl")
+        transfer.export_run("nope", "x.jsonl")

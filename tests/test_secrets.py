@@ -24,9 +24,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from helpers import catalog, compare, display, keys, llm, report
-from helpers import store as run_log
+from helpers import catalog, display, keys, llm
+from helpers.compare import report, runner
 from helpers.errors import LabError
+from helpers.runlog import store as run_log
 from tests import test_notebooks as nbt
 from tests.fakes.openai_server import FakeOpenAI
 
@@ -133,13 +134,13 @@ def test_answers_exceptions_and_tracebacks(canaries: Canaries) -> None:
 
 
 def test_compare_report_and_run_log_bytes(canaries: Canaries) -> None:
-    result = compare.compare(keyed_specs(), "course", progress=False, out=io.StringIO(), use_cache=False)
+    result = runner.compare(keyed_specs(), "course", progress=False, out=io.StringIO(), use_cache=False)
     assert set(result.cells.error_kind) == {"auth"}
     folder = report.write(result, canaries.home / "report").parent
     text = result.table() + result.summary().to_csv() + result.cells.to_csv()
-    from helpers import replay
+    from helpers.runlog import transfer
 
-    replay.export_run(result.run_id, canaries.home / "export.jsonl")
+    transfer.export_run(result.run_id, canaries.home / "export.jsonl")
     run_log.default().close()
     assert not canaries.leaks(text, "tables") + canaries.leaks_in_tree(canaries.home)
     assert (folder / "report.md").is_file() and any(canaries.home.glob("llmlab.db*"))

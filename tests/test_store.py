@@ -5,8 +5,8 @@ import subprocess
 import sys
 import threading
 
-from helpers import store as run_log
 from helpers.answer import Answer, Emissions, Usage
+from helpers.runlog import store as run_log
 
 EXPECTED_CALL_COLUMNS = [
     "id", "run_id", "cell", "created_at", "spec", "provider", "model", "model_reported", "request",
@@ -84,7 +84,7 @@ def test_concurrent_writers_threads_and_processes(tmp_path):
             s.log(answer(text=f"{n}-{i}"), request_hash=f"{n}-{i}", run_id=run, cell=f"{n}|{i}")
 
     threads = [threading.Thread(target=write, args=(n,)) for n in range(8)]
-    code = ("import sys; from helpers import store; from helpers.answer import Answer\n"
+    code = ("import sys; from helpers.runlog import store; from helpers.answer import Answer\n"
             "s = store.Store(sys.argv[1])\n"
             "for i in range(50): s.log(Answer(spec='p/m', provider='openai', model='m', text=str(i)),"
             " request_hash=str(i), run_id=sys.argv[2], cell=f'proc|{i}')\n")

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 import stub_ai.stub_azure_openai as stub_module
 
-from helpers import store as run_log
 from helpers.errors import UnknownModelError
 from helpers.llm import ask
 from helpers.providers import stub
+from helpers.runlog import store as run_log
 
 QUESTION = "What is the origin of the Olympic Games?"
 

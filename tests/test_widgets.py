@@ -6,9 +6,10 @@ import threading
 
 import pytest
 
-from helpers import store, widgets
+from helpers import widgets
 from helpers.answer import Answer, Usage
 from helpers.conversation import Seat
+from helpers.runlog import store
 from tests.fakes.openai_server import FakeOpenAI
 
 MINI = "openai/gpt-4.1-mini"

@@ -6,8 +6,8 @@ import argparse
 import json
 import sys
 
-from .. import catalog, display
-from ..llm import ask, ask_many
+from helpers import catalog, display
+from helpers.llm import ask, ask_many
 
 
 def register(sub: argparse._SubParsersAction) -> None:

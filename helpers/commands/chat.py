@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from .. import conversation
-from ..conversation import Conversation, Turn, turn_text
+from helpers import conversation
+from helpers.conversation import Conversation, Turn, turn_text
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .. import grid, llm
-from ..errors import ConfigError
+from helpers import llm
+from helpers.compare import config as grid
+from helpers.errors import ConfigError
 
 NEW_RUN_ONLY = ("puzzles", "models", "repeat", "max_tokens", "temperature", "reasoning_effort", "timeout",
                 "stream", "judge")
@@ -64,7 +65,7 @@ def _check_modes(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .. import compare, report, results
+    from helpers.compare import report, results, runner
 
     _check_modes(args)
     if args.report:
@@ -74,14 +75,14 @@ def run(args: argparse.Namespace) -> int:
         result = results.load(args.replay)
         print(f"run id: {result.run_id} (replayed from the run log, no call made)")
     elif args.resume:
-        result = compare.resume(args.resume, progress=progress, concurrency=args.concurrency,
+        result = runner.resume(args.resume, progress=progress, concurrency=args.concurrency,
                                 per_provider=args.per_provider, use_cache=False if args.no_cache else None,
                                 max_usd=args.max_usd, max_gco2e=args.max_gco2e)
     else:
         options = {k: v for k, v in {"repeat": args.repeat, "concurrency": args.concurrency,
                                      "per_provider": args.per_provider, "max_usd": args.max_usd,
                                      "max_gco2e": args.max_gco2e, "judge": args.judge}.items() if v is not None}
-        result = compare.compare(args.models or grid.default_models(), args.puzzles or "course", progress=progress,
+        result = runner.compare(args.models or grid.default_models(), args.puzzles or "course", progress=progress,
                                  use_cache=not args.no_cache, **options, **_params(args))
     print()
     print(result.table())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .. import keys, settings
+from helpers import keys, settings
 
 
 def register(sub: argparse._SubParsersAction) -> None:

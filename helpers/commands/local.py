@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from .. import local_engine, settings
+from helpers import settings
+from helpers.providers import local_engine
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from .. import catalog
-from ..errors import ConfigError, LabError
-from ..providers import adapter
-from ..providers.base import Request
+from helpers import catalog
+from helpers.errors import ConfigError, LabError
+from helpers.providers import adapter
+from helpers.providers.base import Request
 
 
 def register(sub: argparse._SubParsersAction) -> None:

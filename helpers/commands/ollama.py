@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .. import ollama
+from helpers.providers import ollama
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -9,10 +9,10 @@ import sys
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from .. import display
-from .. import store as run_log
-from ..emissions.compare_methods import TOKENS_NOTE
-from ..errors import ConfigError
+from helpers import display
+from helpers.errors import ConfigError
+from helpers.estimates.methods import TOKENS_NOTE
+from helpers.runlog import store as run_log
 
 GROUPS = ("provider", "model", "day")
 SUMS = ("prompt_tokens", "completion_tokens", "cost_usd", "tracker_g", "ecologits_g_min", "ecologits_g_max",

@@ -24,11 +24,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .. import replay
-    from ..results import text_table
+    from helpers.compare.results import text_table
+    from helpers.runlog import transfer
 
     if args.action == "list":
-        runs = replay.list_runs(kind=args.kind, limit=args.limit)
+        runs = transfer.list_runs(kind=args.kind, limit=args.limit)
         if not runs:
             print("no runs yet")
             return 0
@@ -36,9 +36,9 @@ def run(args: argparse.Namespace) -> int:
                  r["label"] or ""] for r in runs]
         print(text_table(["run id", "kind", "created (UTC)", "calls", "errors", "label"], rows))
     elif args.action == "export":
-        n = replay.export_run(args.run_id, args.file)
+        n = transfer.export_run(args.run_id, args.file)
         print(f"exported run {args.run_id}: {n} calls to {args.file}")
     else:
-        run_id = replay.import_run(args.file)
+        run_id = transfer.import_run(args.file)
         print(f"imported run {run_id}; replay it with: python -m helpers compare --replay {run_id}")
     return 0

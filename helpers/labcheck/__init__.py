@@ -8,13 +8,13 @@ renders as Markdown in a notebook and as text elsewhere.
 One module per lab (``labNN_name.py``) holds its checker; ``core`` holds what they share.
 """
 
-from .core import NOT_DONE, Finding, Report, attempt, close
-from .lab01_two_providers import expected_summary, two_providers
-from .lab02_grader import grader_comparison, write_a_grader
-from .lab03_three_way import three_way
-from .lab04_add_a_provider import add_a_provider, served_models
-from .lab05_energy import energy_per_token
-from .lab06_decision import decision_matrix
+from helpers.labcheck.core import NOT_DONE, Finding, Report, attempt, close
+from helpers.labcheck.lab01_two_providers import expected_summary, two_providers
+from helpers.labcheck.lab02_grader import grader_comparison, write_a_grader
+from helpers.labcheck.lab03_three_way import three_way
+from helpers.labcheck.lab04_add_a_provider import add_a_provider, served_models
+from helpers.labcheck.lab05_energy import energy_per_token
+from helpers.labcheck.lab06_decision import decision_matrix
 
 __all__ = ["NOT_DONE", "Finding", "Report", "add_a_provider", "attempt", "close", "decision_matrix", "energy_per_token",
            "expected_summary", "grader_comparison", "served_models", "three_way", "two_providers", "write_a_grader"]

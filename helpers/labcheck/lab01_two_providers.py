@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..answer import Answer
-from ..errors import LabError
-from .core import NOT_DONE, Report, _todo, attempt, close
+from helpers.answer import Answer
+from helpers.errors import LabError
+from helpers.labcheck.core import NOT_DONE, Report, _todo, attempt, close
 
 # -- lab 01: call two providers and compare ---------------------------------------------------------------------
 SUMMARY_HINTS = {
@@ -27,8 +27,8 @@ def expected_summary(answer: Answer) -> dict[str, Any]:
 
 
 def _check_models(report: Report, models: Any) -> list[str] | None:
-    from .. import catalog
-    from .. import spec as specs
+    from helpers import catalog
+    from helpers import spec as specs
 
     if _todo(models):
         report.todo(f"Step 1 is {NOT_DONE}: set `models` to two specs, e.g. lab.models(2)")

@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from .core import NOT_DONE, Report, close
+from helpers.labcheck.core import NOT_DONE, Report, close
 
 
 @dataclass(frozen=True)
@@ -86,7 +86,7 @@ CASES = [
     Case("55", "Answer: 56", False, "whole numbers", "56", "56 is not 55: 1 % of 55 is only 0.55"),
 ]
 
-# Harder phrasings, beyond the lab: shown in the comparison with helpers.graders, not checked.
+# Harder phrasings, beyond the lab: shown in the comparison with helpers.compare.graders, not checked.
 BEYOND = [
     Case(_COINS, "It is two thirds.", True, "words", "two thirds", "numbers written as words"),
     Case(_COINS, "The answer is $\\frac{2}{3}$.", True, "LaTeX", "\\frac{2}{3}", "LaTeX fractions"),
@@ -237,9 +237,9 @@ def write_a_grader(read_number: Any = None, is_correct: Any = None) -> Report:
 
 
 def grader_comparison(is_correct: Any) -> str:
-    """Markdown: the lab's phrasings and harder ones, graded by ``is_correct`` and by ``helpers.graders``."""
-    from .. import graders
-    from ..puzzles import Puzzle
+    """Markdown: the lab's phrasings and harder ones, graded by ``is_correct`` and by ``helpers.compare.graders``."""
+    from helpers.compare import graders
+    from helpers.compare.puzzles import Puzzle
 
     def mark(verdict: bool | str | None, truth: bool) -> str:
         if verdict is None:
@@ -249,7 +249,7 @@ def grader_comparison(is_correct: Any) -> str:
         return _word(verdict) + ("" if verdict is truth else " ✗")
 
     cases = CASES + BEYOND
-    lines = ["| answer | expected | truly | yours | helpers.graders |", "|---|---|---|---|---|"]
+    lines = ["| answer | expected | truly | yours | helpers.compare.graders |", "|---|---|---|---|---|"]
     yours = library = 0
     for case in cases:
         mine = _verdict(is_correct, case)
@@ -260,7 +260,7 @@ def grader_comparison(is_correct: Any) -> str:
                      f"{_word(case.correct)} | {mark(mine, case.correct)} | "
                      f"{mark(theirs, case.correct)} |")
     total = len(cases)
-    summary = (f"Graded as they truly are: **yours {yours} of {total}**, helpers.graders {library} of {total} "
+    summary = (f"Graded as they truly are: **yours {yours} of {total}**, helpers.compare.graders {library} of {total} "
                f"(✗ marks a wrong verdict). The last {len(BEYOND)} rows go beyond the lab's checks.")
     lines += ["", summary]
     return "\n".join(lines)

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..answer import Answer
-from ..conversation import Seat
-from ..errors import LabError
-from .core import NOT_DONE, Report, _todo, attempt
+from helpers.answer import Answer
+from helpers.conversation import Seat
+from helpers.errors import LabError
+from helpers.labcheck.core import NOT_DONE, Report, _todo, attempt
 
 SEATS = 3
 APPEND = "append (me, answer.text) to `history` after every turn, so the next seat sees it"
@@ -31,8 +31,8 @@ def _seat_label(seats: list[Any], me: int) -> str:
 
 
 def _check_seats(report: Report, seats: Any) -> list[Any] | None:
-    from .. import catalog
-    from .. import spec as specs
+    from helpers import catalog
+    from helpers import spec as specs
 
     if _todo(seats):
         report.todo(f"Step 1 is {NOT_DONE}: set `seats` to three Seat(spec, name, persona)")
@@ -144,7 +144,7 @@ def _check_messages_for(report: Report, messages_for: Any, seats: list[Any] | No
 
 
 def _check_run(report: Report, seats: list[Any], messages_for: Any, history: Any, answers: Any) -> None:
-    from .. import spec as specs
+    from helpers import spec as specs
 
     if _todo(answers):
         report.todo(f"Step 3 is {NOT_DONE}: play the rounds, one ask(...) per seat per round, keeping `answers`")

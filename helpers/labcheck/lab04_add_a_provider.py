@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from ..answer import Answer
-from .core import NOT_DONE, Report, _todo, attempt
+from helpers.answer import Answer
+from helpers.labcheck.core import NOT_DONE, Report, _todo, attempt
 
 
 # -- lab 04: add a provider by base URL ---------------------------------------------------------------------------

@@ -12,7 +12,7 @@ import copy
 import math
 from typing import Any
 
-from .core import NOT_DONE, Report, _todo, attempt, close
+from helpers.labcheck.core import NOT_DONE, Report, _todo, attempt, close
 
 MIN_RUNS = 3
 RUN_FIELDS = {

@@ -15,9 +15,9 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from ..emissions.decision import CRITERIA, Candidate, rank, validate_weights
-from ..errors import ConfigError
-from .core import NOT_DONE, Report, _todo, close
+from helpers.compare.decision import CRITERIA, Candidate, rank, validate_weights
+from helpers.errors import ConfigError
+from helpers.labcheck.core import NOT_DONE, Report, _todo, close
 
 HIGHER_IS_BETTER = ("accuracy",)
 LOWER = "for cost, latency, energy and emissions lower is better"

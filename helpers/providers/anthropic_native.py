@@ -15,9 +15,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from .. import errors
-from ..answer import Answer, Usage
-from .base import Request, StreamState, cached_client, describe, fill, sdk_message, timed
+from helpers import errors
+from helpers.answer import Answer, Usage
+from helpers.providers.base import Request, StreamState, cached_client, describe, fill, sdk_message, timed
 
 DEFAULT_MAX_TOKENS = 1024
 THINKING_BUDGET = {"low": 1024, "medium": 4096, "high": 16384}  # none / minimal: no thinking

@@ -13,10 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .. import errors
-from ..answer import Answer, Usage
-from ..catalog import Provider
-from ..keys import redact
+from helpers import errors
+from helpers.answer import Answer, Usage
+from helpers.catalog import Provider
+from helpers.keys import redact
 
 
 @dataclass
@@ -34,13 +34,13 @@ class Request:
 
     @property
     def timeout(self) -> float:
-        from .. import settings
+        from helpers import settings
 
         return float(self.params.get("timeout") or settings.timeout_seconds())
 
     @property
     def max_retries(self) -> int:
-        from .. import settings
+        from helpers import settings
 
         value = self.params.get("max_retries")
         if value is None and self.provider.local and settings.get("LLMLAB_MAX_RETRIES") is None:

@@ -11,9 +11,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from .. import errors
-from ..answer import Answer, Usage
-from .base import Request, StreamState, cached_client, describe, fill, timed
+from helpers import errors
+from helpers.answer import Answer, Usage
+from helpers.providers.base import Request, StreamState, cached_client, describe, fill, timed
 
 THINKING_BUDGET = {"none": 0, "minimal": 0, "low": 1024, "medium": 8192, "high": 24576}
 FILTERED = {"SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII"}

@@ -13,10 +13,10 @@ import asyncio
 import dataclasses
 from typing import Any
 
-from .. import errors, local_engine
-from ..answer import Answer
-from . import openai_compat
-from .base import Request
+from helpers import errors
+from helpers.answer import Answer
+from helpers.providers import local_engine, openai_compat
+from helpers.providers.base import Request
 
 
 def resolve(request: Request) -> tuple[Request, local_engine.EngineState | None]:

@@ -11,9 +11,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from .. import errors
-from ..answer import Answer, Usage
-from .base import Request, StreamState, cached_client, describe, fill, sdk_message, timed
+from helpers import errors
+from helpers.answer import Answer, Usage
+from helpers.providers.base import Request, StreamState, cached_client, describe, fill, sdk_message, timed
 
 SAMPLING = ("temperature", "top_p", "seed", "stop", "reasoning_effort", "frequency_penalty", "presence_penalty")
 

@@ -19,9 +19,9 @@ import time
 import types
 from typing import Any
 
-from .. import errors
-from ..answer import Answer, Usage
-from .base import Request, fill
+from helpers import errors
+from helpers.answer import Answer, Usage
+from helpers.providers.base import Request, fill
 
 
 class _NoSleep:

@@ -12,9 +12,10 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from . import display, graders
-from . import store as run_log
-from .grid import Cell, CompareConfig, Outcome, load_config
+from helpers import display
+from helpers.compare import graders
+from helpers.compare.config import Cell, CompareConfig, Outcome, load_config
+from helpers.runlog import store as run_log
 
 NUMERIC = ["prompt_tokens", "completion_tokens", "reasoning_tokens", "total_tokens", "latency_s", "ttft_s",
            "cost_usd", "g_co2e", "kwh", "judge_cost_usd", "judge_g_co2e"]

@@ -7,10 +7,10 @@ for an unknown model or zone: the reason lands in ``Emissions.notes``.
 
 from __future__ import annotations
 
-from .. import catalog
-from ..answer import Answer, Emissions
-from ..errors import LabError
-from . import ecologits_estimate, factors
+from helpers import catalog
+from helpers.answer import Answer, Emissions
+from helpers.errors import LabError
+from helpers.estimates import ecologits_range, factors
 
 
 def tracker_part(emissions: Emissions, model: str, prompt_tokens: int | None, completion_tokens: int | None,
@@ -24,7 +24,7 @@ def tracker_part(emissions: Emissions, model: str, prompt_tokens: int | None, co
     if factor is None:
         known = ", ".join(sorted(factors.table())) or "none (api-emissions-tracker is not installed)"
         emissions.notes.append(f"tracker: no factor for '{model_reported or model}' (known: {known}; "
-                               f"add one with helpers.emissions.factors.set_custom)")
+                               f"add one with helpers.estimates.factors.set_custom)")
         return
     emissions.tracker_g = factor.grams(prompt_tokens, completion_tokens)
     missing = [n for n, v in (("prompt", prompt_tokens), ("completion", completion_tokens)) if v is None]
@@ -36,7 +36,7 @@ def ecologits_part(emissions: Emissions, provider: str, model: str, completion_t
                    latency_s: float | None = None, model_reported: str | None = None) -> None:
     """Fill the ``ecologits_*`` ranges (output tokens only), or note why not."""
     try:
-        result = ecologits_estimate.estimate(provider, model, completion_tokens, latency_s, model_reported)
+        result = ecologits_range.estimate(provider, model, completion_tokens, latency_s, model_reported)
     except LabError as exc:
         emissions.notes.append(f"EcoLogits: {exc}")
         return

@@ -6,8 +6,8 @@ and say so.
 
 from __future__ import annotations
 
-from . import catalog
-from .answer import Answer, Usage
+from helpers import catalog
+from helpers.answer import Answer, Usage
 
 
 def price_usage(usage: Usage, model_ref: str, price_provider: str) -> tuple[float | None, str]:

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import ConfigError
+from helpers.errors import ConfigError
 
 CRITERIA = ("accuracy", "cost", "latency", "energy", "emissions")
 FIELDS = {"accuracy": "accuracy", "cost": "cost_usd", "latency": "latency_s", "energy": "kwh",
@@ -135,7 +135,7 @@ def _candidate(item: Candidate | Mapping[str, Any]) -> Candidate:
     return c
 
 
-# A comparison's per-model summary (helpers.results) → the decision's per-answer figures.
+# A comparison's per-model summary (helpers.compare.results) → the decision's per-answer figures.
 SUMMARY_COLUMNS = {"accuracy": "accuracy", "cost_usd": "usd_per_answer", "latency_s": "latency_median_s",
                    "kwh": "kwh_per_answer", "g_co2e": "g_per_answer"}
 
@@ -148,7 +148,7 @@ def _known(value: Any) -> float | None:
 
 
 def candidates(results: Any) -> list[Candidate]:
-    """One Candidate per model of a comparison (``helpers.results.Comparison``, or its ``summary()``).
+    """One Candidate per model of a comparison (``helpers.compare.results.Comparison``, or its ``summary()``).
 
     Figures are per answer: accuracy (0–1), mean US$, median latency (s), mean kWh and mean g CO2e;
     an unknown figure (a price or an estimate nobody has) stays None, so the matrix says so.

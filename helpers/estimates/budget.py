@@ -1,6 +1,6 @@
 """A session budget in grams CO2e and US dollars, checked before every call.
 
-    from helpers.emissions.budget import set_budget
+    from helpers.estimates.budget import set_budget
     set_budget(gco2e=2.0, usd=0.05)          # this process (notebook kernel) from now on
     set_budget(gco2e=2.0, min_interval_s=1)  # … and at most one call per second (throttling)
 
@@ -19,10 +19,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .. import catalog
-from ..answer import Answer, Usage
-from ..errors import BudgetExceeded, ConfigError
-from .estimates import estimate
+from helpers import catalog
+from helpers.answer import Answer, Usage
+from helpers.errors import BudgetExceeded, ConfigError
+from helpers.estimates.emissions import estimate
 
 ASSUMED_MAX_TOKENS = 1000  # output tokens assumed for the pre-call estimate when max_tokens is not set
 CHARS_PER_TOKEN = 4
@@ -108,7 +108,7 @@ def rough_prompt_tokens(messages: list[dict[str, Any]]) -> int:
 def worst_case(provider: str, model: str, messages: list[dict[str, Any]],
                max_tokens: int | None) -> tuple[float, float]:
     """(dollars, grams CO2e) the call could cost at most; unknown figures count as 0."""
-    from ..cost import price_usage
+    from helpers.estimates.cost import price_usage
 
     prompt, completion = rough_prompt_tokens(messages), max_tokens or ASSUMED_MAX_TOKENS
     grams = estimate(provider, model, prompt, completion)

@@ -1,7 +1,7 @@
 """A comparison run's budget: ``--max-usd`` and ``--max-gco2e``, checked before each call.
 
 The estimate before a call is the worst case from the prompt length and ``max_tokens`` (the same estimate
-as the session budget, ``helpers.emissions.budget.worst_case``). Spent + reserved (calls in flight) + the
+as the session budget, ``helpers.estimates.budget.worst_case``). Spent + reserved (calls in flight) + the
 estimate must stay within the limit, else the run stops and keeps what was done. After a call its
 reservation is replaced by what it really cost (the estimate again when the provider reported no usage).
 """
@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from . import catalog
-from . import spec as specs
-from .answer import Answer, Usage
-from .errors import ConfigError
-from .store import answer_from_row
+from helpers import catalog
+from helpers import spec as specs
+from helpers.answer import Answer, Usage
+from helpers.errors import ConfigError
+from helpers.runlog.store import answer_from_row
 
 
 def _limit(name: str, value: float | None) -> float | None:
@@ -40,8 +40,8 @@ class RunBudget:
 
     def check_known(self, models: Sequence[str]) -> None:
         """Refuse a limit that cannot be checked: a model with no known price (or no emission estimate)."""
-        from .cost import price_usage
-        from .emissions import estimate
+        from helpers.estimates.cost import price_usage
+        from helpers.estimates.emissions import estimate
 
         for label in models:
             spec = specs.parse(label)
@@ -69,7 +69,7 @@ class RunBudget:
         """Reserve a call's worst case; returns why the run must stop instead (None: go ahead)."""
         if not self.active:
             return None
-        from .emissions.budget import ASSUMED_MAX_TOKENS, worst_case
+        from helpers.estimates.budget import ASSUMED_MAX_TOKENS, worst_case
 
         max_tokens = request.params.get("max_tokens")
         usd, g = worst_case(request.provider.name, request.model, request.messages, max_tokens)

@@ -18,9 +18,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .. import settings
-from ..answer import Answer
-from ..errors import ConfigError
+from helpers import settings
+from helpers.answer import Answer
+from helpers.errors import ConfigError
 
 MEASURE_ENV = "LLMLAB_MEASURE_LOCAL"
 COUNTRY_ENV = "LLMLAB_COUNTRY"

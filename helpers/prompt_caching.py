@@ -27,10 +27,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from . import catalog, cost, display, settings
-from . import spec as specs
-from .answer import Answer, Usage
-from .errors import ConfigError
+from helpers import catalog, display, settings
+from helpers import spec as specs
+from helpers.answer import Answer, Usage
+from helpers.errors import ConfigError
+from helpers.estimates import cost
 
 DOCUMENT_FILE = settings.ASSETS / "documents" / "wrenmouth_handbook.md"
 EXAMPLES_FILE = settings.ASSETS / "caching" / "usage_examples.json"
@@ -104,17 +105,17 @@ def usage_from_body(provider: str, raw: dict[str, Any]) -> Usage:
     """Our Usage from a provider's raw usage body, read by that provider's own adapter parser."""
     api = catalog.provider(provider).api
     if api == "openai":
-        from .providers.openai_compat import parse_usage
+        from helpers.providers.openai_compat import parse_usage
 
         return parse_usage(raw)
     if api == "anthropic":
-        from .providers.anthropic_native import parse_usage as anthropic_usage
+        from helpers.providers.anthropic_native import parse_usage as anthropic_usage
 
         return anthropic_usage(raw)
     if api == "google":
         from google.genai import types
 
-        from .providers.google_native import parse_usage as google_usage
+        from helpers.providers.google_native import parse_usage as google_usage
 
         return google_usage(types.GenerateContentResponseUsageMetadata.model_validate(raw))
     raise ConfigError(f"no usage body format for provider '{provider}' (api '{api}')",
@@ -127,7 +128,7 @@ def without_cache(usage: Usage) -> Usage:
 
 
 def price(spec: str, usage: Usage) -> tuple[float | None, str]:
-    """Dollars for one usage record of a model (genai-prices through ``helpers.cost``), or (None, reason)."""
+    """Dollars for one usage record of a model (genai-prices through ``helpers.estimates.cost``), or (None, reason)."""
     parsed = specs.parse(spec)
     return cost.price(Answer(spec=parsed.label, provider=parsed.provider, model=parsed.model, usage=usage))
 
@@ -233,8 +234,8 @@ def example_reports() -> list[CacheReport]:
 # -- requests -------------------------------------------------------------------------------------
 def request_shape(spec: str, question: str = QUESTIONS[0], text: str | None = None) -> dict[str, Any]:
     """The request our adapter sends for ``spec`` (cache_prompt=True), the document shortened for display."""
-    from .llm import prepare
-    from .providers import adapter
+    from helpers.llm import prepare
+    from helpers.providers import adapter
 
     text = document() if text is None else text
     request = prepare(spec, question, system=text, cache_prompt=True).request
@@ -269,7 +270,7 @@ def live_pair(spec: str, questions: Sequence[str] = QUESTIONS, text: str | None 
     (the bundled local model has a 2,048-token context: pass a shorter ``text``, e.g. ``document()[:4000]``).
     A failed call raises its LabError.
     """
-    from .llm import ask
+    from helpers.llm import ask
 
     if len(questions) != 2:
         raise ConfigError("live_pair needs exactly two questions", hint="Pass questions=(first, second).")

@@ -8,11 +8,11 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from . import catalog, llm
-from . import spec as specs
-from . import store as run_log
-from .errors import ConfigError
-from .puzzles import Puzzle, PuzzleSet
+from helpers import catalog, llm
+from helpers import spec as specs
+from helpers.compare.puzzles import Puzzle, PuzzleSet
+from helpers.errors import ConfigError
+from helpers.runlog import store as run_log
 
 KIND = "compare"
 DEFAULT_CONCURRENCY = 8
@@ -91,7 +91,7 @@ def make_config(models: Sequence[str], puzzles: str | PuzzleSet | Sequence[Puzzl
                 use_cache: bool = True, max_usd: float | None = None, max_gco2e: float | None = None,
                 judge: str | None = None, **params: Any) -> CompareConfig:
     """A validated config: specs parsed (canonical labels, duplicates refused), puzzles loaded, limits checked."""
-    from . import puzzles as puzzle_files
+    from helpers.compare import puzzles as puzzle_files
 
     if isinstance(models, str):
         models = [models]
@@ -124,7 +124,7 @@ def make_config(models: Sequence[str], puzzles: str | PuzzleSet | Sequence[Puzzl
 
 def check_budget(config: CompareConfig) -> None:
     """Refuse, before any run is recorded, a budget that cannot be checked for some model."""
-    from .run_budget import RunBudget
+    from helpers.estimates.run_budget import RunBudget
 
     RunBudget(config.max_usd, config.max_gco2e).check_known([*config.models, *([config.judge] if config.judge else [])])
 

@@ -24,8 +24,8 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from . import settings
-from .errors import ConfigError, ConnectionFailed, LabError, TimeoutFailed
+from helpers import settings
+from helpers.errors import ConfigError, ConnectionFailed, LabError, TimeoutFailed
 
 DEFAULT_PORT = 8765
 DEFAULT_ALIAS = "smollm2"

@@ -17,9 +17,9 @@ import math
 from dataclasses import dataclass, field
 from types import ModuleType
 
-from .. import catalog, settings
-from ..errors import ConfigError
-from .factors import variants
+from helpers import catalog, settings
+from helpers.errors import ConfigError
+from helpers.estimates.factors import variants
 
 COUNTRY_ENV = "LLMLAB_COUNTRY"
 DEFAULT_ZONE = "WOR"

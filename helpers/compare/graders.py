@@ -13,8 +13,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from . import quantities
-from .puzzles import Puzzle
+from helpers.compare import quantities
+from helpers.compare.puzzles import Puzzle
 
 
 @dataclass(frozen=True)

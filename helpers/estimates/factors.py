@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .. import settings
-from ..errors import ConfigError
+from helpers import settings
+from helpers.errors import ConfigError
 
 TRACKER_PACKAGE = "api_emissions_tracker"
 FACTORS_ENV = "LLMLAB_EMISSION_FACTORS"  # optional path of a JSON file of custom factors

@@ -12,8 +12,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import catalog, errors
-from .providers.base import Request, describe
+from helpers import catalog, errors
+from helpers.providers.base import Request, describe
 
 TIMEOUT = 5.0
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from . import charts
-from .errors import ConfigError
-from .results import NUMERIC, Comparison, excerpt, md_table
+from helpers.compare import charts
+from helpers.compare.results import NUMERIC, Comparison, excerpt, md_table
+from helpers.errors import ConfigError
 
 CELL_COLUMNS = ["model", "puzzle", "repeat", "status", "correct", "extracted", "expected", "grader", "note",
                 "prompt_tokens", "completion_tokens", "reasoning_tokens", "total_tokens", "latency_s", "ttft_s",

@@ -17,9 +17,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from . import settings
-from .answer import Answer, Emissions, Usage
-from .errors import ConfigError
+from helpers import settings
+from helpers.answer import Answer, Emissions, Usage
+from helpers.errors import ConfigError
 
 MIGRATIONS: list[tuple[str, str]] = [
     ("001_initial", """

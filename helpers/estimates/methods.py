@@ -15,8 +15,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..answer import Answer
-from ..errors import LabError
+from helpers.answer import Answer
+from helpers.errors import LabError
 
 TOKENS_NOTE = ("EcoLogits counts output tokens only; the tracker counts prompt and completion tokens; "
                "measured = CodeCarbon on this machine (local models only).")
@@ -144,10 +144,10 @@ def example(zone: str = "USA") -> dict[str, float]:
 
     ``zone="USA"`` is EcoLogits' own default for OpenAI; LLM Lab's default zone is WOR (world).
     """
-    from . import ecologits_estimate, factors
+    from helpers.estimates import ecologits_range, factors
 
     factor = factors.find(["gpt-4o-mini"])
-    eco = ecologits_estimate.estimate("openai", "gpt-4o-mini", 500, 5.0, zone_=zone)
+    eco = ecologits_range.estimate("openai", "gpt-4o-mini", 500, 5.0, zone_=zone)
     if isinstance(eco, str):  # EcoLogits lacks the model: say why instead of a number
         raise LabError(eco)
     return {"tracker_mg": factor.grams(0, 500) * 1000 if factor else float("nan"),

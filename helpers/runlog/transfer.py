@@ -14,8 +14,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from . import store as run_log
-from .errors import ConfigError
+from helpers.errors import ConfigError
+from helpers.runlog import store as run_log
 
 FORMAT = "llmlab-run/1"
 

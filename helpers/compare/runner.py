@@ -20,13 +20,13 @@ import threading
 from collections.abc import Coroutine, Sequence
 from typing import IO, Any
 
-from . import llm
-from . import store as run_log
-from .answer import Answer
-from .errors import ConfigError
-from .grid import Cell, CompareConfig, Outcome, check_budget, load_config, make_config, start
-from .puzzles import Puzzle, PuzzleSet
-from .run_budget import RunBudget
+from helpers import llm
+from helpers.answer import Answer
+from helpers.compare.config import Cell, CompareConfig, Outcome, check_budget, load_config, make_config, start
+from helpers.compare.puzzles import Puzzle, PuzzleSet
+from helpers.errors import ConfigError
+from helpers.estimates.run_budget import RunBudget
+from helpers.runlog import store as run_log
 
 _loop: tuple[int, asyncio.AbstractEventLoop] | None = None  # (pid, loop): a forked child makes its own
 _loop_lock = threading.Lock()
@@ -152,7 +152,7 @@ class Runner:
         self.outcome.sent += 1
         if not answer.ok:
             self.outcome.errors += 1
-            if answer.error_kind == "budget":  # the session budget (helpers.emissions.budget) refused it
+            if answer.error_kind == "budget":  # the session budget (helpers.estimates.budget) refused it
                 self._stop(answer.error or "the session budget was reached")
         return answer
 
@@ -161,7 +161,7 @@ class Runner:
         return await self._call(cell.spec, p.prompt, p.system, cell.key, cell.repeat, self.config.params)
 
     async def _judge(self, cell: Cell, answer: Answer) -> None:
-        from .graders import JUDGE_SYSTEM, judge_prompt
+        from helpers.compare.graders import JUDGE_SYSTEM, judge_prompt
 
         params = {k: v for k, v in self.config.params.items() if k in ("timeout", "max_retries")}
         await self._call(self.config.judge or "", judge_prompt(cell.puzzle, answer.text), JUDGE_SYSTEM,
@@ -175,8 +175,8 @@ class Runner:
 
 async def run_async(config: CompareConfig, *, run_id: str | None = None, store: run_log.Store | None = None,
                     progress: bool = True, out: IO[str] | None = None) -> Any:
-    """Run (or continue) a comparison; prints ``run id: …`` first; returns the results (helpers.results)."""
-    from . import results
+    """Run (or continue) a comparison; prints ``run id: …`` first; returns the results (helpers.compare.results)."""
+    from helpers.compare import results
 
     store = store or run_log.default()
     run_id = run_id or start(config, store)

@@ -20,8 +20,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import settings
-from .errors import ConfigError
+from helpers import settings
+from helpers.errors import ConfigError
 
 PUZZLE_DIR = settings.ASSETS / "puzzles"
 GRADERS = ("exact", "numeric", "choice", "regex", "unknown", "judge", "none")
@@ -131,7 +131,7 @@ def _check_grader(p: Puzzle, source: str, where: str) -> None:
         raise _fail(source, where, f"field 'answer' is missing (grader '{p.grader}' compares with it)",
                     hint="Add 'answer: ...', or use grader: none to record answers ungraded.")
     if p.grader == "numeric":
-        from .quantities import parse_expected
+        from helpers.compare.quantities import parse_expected
 
         if parse_expected(p.answer or "") is None:
             raise _fail(source, where, f"field 'answer' ({p.answer!r}) is not a number",
