@@ -14,7 +14,6 @@ from helpers import settings
 from helpers.errors import ConfigError
 
 CATALOG_FILE = settings.ASSETS / "models.yaml"
-ADAPTERS = ("openai", "anthropic", "google", "local", "stub")
 
 
 @dataclass(frozen=True)
@@ -47,6 +46,8 @@ class Provider:
     models: dict[str, ModelInfo] = field(default_factory=dict)
     local: bool = False
     offline: bool = False
+    ecologits_provider: str | None = None  # EcoLogits' registry provider for this provider's models
+    ecologits_hub: bool = False  # a host of open-weight models (huggingface_hub ids, vendor prefixes)
 
     @property
     def base_url_var(self) -> str:
@@ -80,6 +81,8 @@ class Provider:
 
 
 def _provider(name: str, raw: dict[str, Any], source: Path) -> Provider:
+    from helpers.providers import ADAPTERS
+
     api = raw.get("api")
     if api not in ADAPTERS:
         raise ConfigError(f"{source}: provider '{name}' has api '{api}'", hint=f"Use one of {', '.join(ADAPTERS)}.")
@@ -103,19 +106,39 @@ def _provider(name: str, raw: dict[str, Any], source: Path) -> Provider:
         models=models,
         local=bool(raw.get("local", False)),
         offline=bool(raw.get("offline", False)),
+        ecologits_provider=raw.get("ecologits_provider"),
+        ecologits_hub=bool(raw.get("ecologits_hub", False)),
     )
 
 
 @functools.cache
-def load(path: Path = CATALOG_FILE) -> dict[str, Provider]:
-    """All providers of a catalog file, by name (cached)."""
+def _document(path: Path = CATALOG_FILE) -> dict[str, Any]:
     import yaml
 
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as exc:
         raise ConfigError(f"cannot read the model catalog {path}: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"the model catalog {path} is not a mapping", hint="Restore assets/models.yaml.")
+    return raw
+
+
+@functools.cache
+def load(path: Path = CATALOG_FILE) -> dict[str, Provider]:
+    """All providers of a catalog file, by name (cached)."""
+    raw = _document(path)
     return {name: _provider(name, body or {}, path) for name, body in (raw.get("providers") or {}).items()}
+
+
+def preferred() -> tuple[str, ...]:
+    """Providers in the course's order of preference (the catalog's ``preferred`` list)."""
+    return tuple(str(name) for name in _document().get("preferred") or ())
+
+
+def ecologits_vendors() -> dict[str, str]:
+    """Vendor prefixes of router model ids (``openai/…``) and the EcoLogits provider each maps to."""
+    return {str(k): str(v) for k, v in (_document().get("ecologits_vendors") or {}).items()}
 
 
 def providers() -> dict[str, Provider]:
@@ -144,7 +167,6 @@ def key_providers() -> list[Provider]:
 
 
 OFFLINE_DEFAULT = "local/smollm2"
-PREFERRED = ("openai", "anthropic", "gemini", "groq", "deepseek", "grok", "openrouter")
 
 
 def has_key(name: str) -> bool:
@@ -154,7 +176,7 @@ def has_key(name: str) -> bool:
 
 def keyed_providers() -> list[str]:
     """Remote providers whose key is set, in the course's order of preference."""
-    return [name for name in PREFERRED if name in load() and load()[name].needs_key and has_key(name)]
+    return [name for name in preferred() if name in load() and load()[name].needs_key and has_key(name)]
 
 
 def default_spec() -> str:

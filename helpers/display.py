@@ -5,8 +5,10 @@ from __future__ import annotations
 import shutil
 import textwrap
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from helpers.answer import Answer
+if TYPE_CHECKING:  # only for annotations: answer.py renders itself through this module
+    from helpers.answer import Answer
 
 
 def fmt_cost(value: float | None) -> str:

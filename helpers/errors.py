@@ -85,3 +85,12 @@ class BudgetExceeded(LabError):
     """A spending or emissions budget would be exceeded by the next call."""
 
     kind = "budget"
+
+
+def for_kind(kind: str | None) -> type[LabError]:
+    """The error class whose ``kind`` this is (LabError for an unknown or missing kind)."""
+
+    def all_classes(cls: type[LabError]) -> list[type[LabError]]:
+        return [cls, *(c for sub in cls.__subclasses__() for c in all_classes(sub))]
+
+    return next((c for c in all_classes(LabError) if c.kind == kind), LabError)

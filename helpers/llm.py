@@ -10,16 +10,16 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from helpers import catalog, errors, keys
 from helpers import spec as specs
-from helpers.answer import Answer
+from helpers.answer import Answer, Cost, Reply
 from helpers.estimates import budget, cost, emissions, measure
 from helpers.estimates import factors as emission_factors
 from helpers.providers import adapter
-from helpers.providers.base import Request
+from helpers.providers.base import Request, public_params
 from helpers.runlog import store as run_log
 
 REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high")
@@ -147,10 +147,28 @@ def check_settings(request: Request) -> None:
         measure.enabled()
 
 
+def blank(request: Request) -> Answer:
+    """The answer's request echo (no reply yet)."""
+    return Answer(spec=request.spec, provider=request.provider.name, model=request.model,
+                  params=public_params(request.params), messages=request.messages,
+                  offline=request.provider.local or request.provider.offline)
+
+
+def answered(request: Request, reply: Reply) -> Answer:
+    """The answer made of a provider's reply; a stream cut off is an error that keeps its partial text."""
+    answer = blank(request)
+    answer.reply = reply
+    answer.extra.update(reply.notes)
+    if reply.incomplete:
+        answer.error = "the stream was cut off before the model finished; the partial answer is kept"
+        answer.error_kind = "incomplete"
+    return answer
+
+
 def _failed(prepared: Prepared, exc: errors.LabError, started: float) -> Answer:
-    answer = prepared.request.blank_answer()
+    answer = blank(prepared.request)
+    answer.reply = Reply(latency_s=time.perf_counter() - started)
     answer.error, answer.error_kind = keys.redact(str(exc)), exc.kind
-    answer.latency_s = time.perf_counter() - started
     return answer
 
 
@@ -158,11 +176,11 @@ def _finish(prepared: Prepared, answer: Answer, started: float, store: run_log.S
             cell: str | None, cache_hit: bool = False) -> Answer:
     if not cache_hit:
         if answer.latency_s is None:  # adapters time the exchange itself; this is the fallback
-            answer.latency_s = time.perf_counter() - started
+            answer.reply = replace(answer.reply, latency_s=time.perf_counter() - started)
         if answer.usage.prompt_tokens is not None or answer.usage.completion_tokens is not None:
-            answer.cost_usd, answer.cost_note = cost.price(answer)
+            answer.cost = Cost(*cost.price(answer))
         else:
-            answer.cost_usd, answer.cost_note = None, "the provider reported no token usage"
+            answer.cost = Cost(None, "the provider reported no token usage")
         emissions.annotate(answer)  # remote estimates; cache hits keep their stored figures
         budget.settle(prepared.request, answer)
     store.log(answer, request_hash=prepared.hash, run_id=run_id, cell=cell, cache_hit=cache_hit)
@@ -172,7 +190,7 @@ def _finish(prepared: Prepared, answer: Answer, started: float, store: run_log.S
 def as_cached(hit: Answer, prepared: Prepared) -> Answer:
     """A stored answer served for this request: marked cached, with this request's spec, params and messages."""
     hit.cached, hit.spec = True, prepared.request.spec
-    hit.params, hit.messages = prepared.request.blank_answer().params, prepared.request.messages
+    hit.params, hit.messages = public_params(prepared.request.params), prepared.request.messages
     return hit
 
 
@@ -213,7 +231,8 @@ def ask(spec: str | specs.ModelSpec, prompt: Any = None, *, system: str | None =
         return _finish(call.prepared, call.hit, call.started, call.store, run_id, cell, cache_hit=True)
     try:
         request = _admit(call.prepared)
-        answer = measure.call(request.provider.local, lambda: adapter(request.provider.api).complete(request))
+        answer = measure.call(request.provider.local,
+                              lambda: answered(request, adapter(request.provider.api).complete(request)))
     except errors.LabError as exc:
         answer = _failed(call.prepared, exc, call.started)
     answer = _finish(call.prepared, answer, call.started, call.store, run_id, cell)
@@ -230,8 +249,12 @@ async def ask_async(spec: str | specs.ModelSpec, prompt: Any = None, *, system: 
         return _finish(call.prepared, call.hit, call.started, call.store, run_id, cell, cache_hit=True)
     try:
         request = _admit(call.prepared)
-        module = adapter(request.provider.api)
-        answer = await measure.acall(request.provider.local, lambda: module.acomplete(request))
+        chosen = adapter(request.provider.api)
+
+        async def exchange() -> Answer:
+            return answered(request, await chosen.exchange(request))
+
+        answer = await measure.acall(request.provider.local, exchange)
     except errors.LabError as exc:
         answer = _failed(call.prepared, exc, call.started)
     answer = _finish(call.prepared, answer, call.started, call.store, run_id, cell)

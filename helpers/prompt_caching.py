@@ -29,7 +29,7 @@ from typing import Any
 
 from helpers import catalog, display, settings
 from helpers import spec as specs
-from helpers.answer import Answer, Usage
+from helpers.answer import Answer, Reply, Usage
 from helpers.errors import ConfigError
 from helpers.estimates import cost
 
@@ -91,35 +91,27 @@ def document(header: bool = False) -> str:
     return text if header else re.sub(r"\A<!--.*?-->\s*", "", text, flags=re.DOTALL)
 
 
-def facts(provider: str) -> CacheFacts:
-    """Caching facts for a provider name (its API family decides)."""
+def _cache_adapter(provider: str) -> Any:
+    """The adapter of a provider whose API caches prompts (ConfigError naming the ones that do)."""
+    from helpers.providers import adapter
+
     api = catalog.provider(provider).api
-    if api not in FACTS:
+    chosen = adapter(api)
+    if chosen.prompt_cache is None or api not in FACTS:
         raise ConfigError(f"{provider} has no prompt cache to describe (api '{api}')",
                           hint=f"Caching applies to the {', '.join(FACTS)} families.")
-    return FACTS[api]
+    return chosen
+
+
+def facts(provider: str) -> CacheFacts:
+    """Caching facts for a provider name (its API family decides)."""
+    return FACTS[_cache_adapter(provider).api]
 
 
 # -- usage bodies ---------------------------------------------------------------------------------
 def usage_from_body(provider: str, raw: dict[str, Any]) -> Usage:
     """Our Usage from a provider's raw usage body, read by that provider's own adapter parser."""
-    api = catalog.provider(provider).api
-    if api == "openai":
-        from helpers.providers.openai_compat import parse_usage
-
-        return parse_usage(raw)
-    if api == "anthropic":
-        from helpers.providers.anthropic_native import parse_usage as anthropic_usage
-
-        return anthropic_usage(raw)
-    if api == "google":
-        from google.genai import types
-
-        from helpers.providers.google_native import parse_usage as google_usage
-
-        return google_usage(types.GenerateContentResponseUsageMetadata.model_validate(raw))
-    raise ConfigError(f"no usage body format for provider '{provider}' (api '{api}')",
-                      hint=f"Use a provider of the {', '.join(FACTS)} families.")
+    return _cache_adapter(provider).parse_usage(raw)  # type: ignore[no-any-return]
 
 
 def without_cache(usage: Usage) -> Usage:
@@ -130,7 +122,7 @@ def without_cache(usage: Usage) -> Usage:
 def price(spec: str, usage: Usage) -> tuple[float | None, str]:
     """Dollars for one usage record of a model (genai-prices through ``helpers.estimates.cost``), or (None, reason)."""
     parsed = specs.parse(spec)
-    return cost.price(Answer(spec=parsed.label, provider=parsed.provider, model=parsed.model, usage=usage))
+    return cost.price(Answer(spec=parsed.label, provider=parsed.provider, model=parsed.model, reply=Reply(usage=usage)))
 
 
 # -- the report -----------------------------------------------------------------------------------
@@ -235,20 +227,15 @@ def example_reports() -> list[CacheReport]:
 def request_shape(spec: str, question: str = QUESTIONS[0], text: str | None = None) -> dict[str, Any]:
     """The request our adapter sends for ``spec`` (cache_prompt=True), the document shortened for display."""
     from helpers.llm import prepare
-    from helpers.providers import adapter
 
     text = document() if text is None else text
     request = prepare(spec, question, system=text, cache_prompt=True).request
-    api = request.provider.api
-    if api in ("openai", "anthropic"):
-        shape = adapter(api).body(request)
-    elif api == "google":
-        module = adapter(api)
-        shape = {"model": request.model, "contents": module.convert(request.messages)[1],
-                 "config": module.config(request)}
-    else:
+    try:
+        chosen = _cache_adapter(request.provider.name)
+    except ConfigError as exc:
         raise ConfigError(f"{spec} is not sent to a provider with a prompt cache",
-                          hint=f"Pick a provider of the {', '.join(FACTS)} families.")
+                          hint=f"Pick a provider of the {', '.join(FACTS)} families.") from exc
+    shape = chosen.request_body(request)
     return _elide(shape, text)
 
 

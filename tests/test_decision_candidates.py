@@ -4,20 +4,21 @@ and the shipped `olympics` set that lets the stub's recorded answers take part o
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import pytest
 
-from helpers.answer import Answer, Emissions
+from helpers.answer import Answer, Emissions, Range
 from helpers.compare import compare, decision, graders, puzzles
 from helpers.compare.results import energy_kwh
 
 
 def test_energy_is_measured_first_then_the_ecologits_midpoint_then_unknown() -> None:
-    def answer(**figures: float) -> Answer:
+    def answer(**figures: Any) -> Answer:
         return Answer(spec="local/smollm2", provider="local", model="smollm2", emissions=Emissions(**figures))
 
-    assert energy_kwh(answer(measured_kwh=3e-6, ecologits_kwh_min=1e-6, ecologits_kwh_max=2e-6)) == 3e-6
-    assert energy_kwh(answer(ecologits_kwh_min=1e-6, ecologits_kwh_max=2e-6)) == pytest.approx(1.5e-6)
+    assert energy_kwh(answer(measured_kwh=3e-6, ecologits_kwh=Range(1e-6, 2e-6))) == 3e-6
+    assert energy_kwh(answer(ecologits_kwh=Range(1e-6, 2e-6))) == pytest.approx(1.5e-6)
     assert energy_kwh(answer(tracker_g=0.1)) is None  # the tracker's factors give grams, not energy
 
 

@@ -8,7 +8,8 @@ transport (httpcore2) the way it intercepts httpcore, so the tests see exactly w
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import weakref
+from collections.abc import AsyncIterator, Iterator
 from typing import Any, ClassVar
 
 import httpcore2
@@ -55,7 +56,7 @@ def mock(monkeypatch: pytest.MonkeyPatch) -> Iterator[respx.MockRouter]:
     monkeypatch.setenv("ANTHROPIC_BASE_URL", ANTHROPIC)
     monkeypatch.setenv("GOOGLE_API_KEY", GOOGLE_KEY)
     monkeypatch.setenv("GOOGLE_BASE_URL", GOOGLE)
-    monkeypatch.setattr(base, "_clients", {})
+    monkeypatch.setattr(base, "_async_clients", weakref.WeakKeyDictionary())
     from google.genai import _api_client
 
     monkeypatch.setattr(_api_client, "_RETRY_INITIAL_DELAY", 0.001)
@@ -234,7 +235,7 @@ def test_anthropic_stream(mock: respx.MockRouter) -> None:
 
 
 def test_anthropic_stream_cut_keeps_partial_text(mock: respx.MockRouter) -> None:
-    def body() -> Iterator[bytes]:
+    async def body() -> AsyncIterator[bytes]:  # every call runs on the async transport
         yield sse(STREAM_START)
         raise httpcore2.ReadError("connection reset")
 
@@ -279,7 +280,7 @@ def test_anthropic_list_models(mock: respx.MockRouter) -> None:
         "data": [{"type": "model", "id": "claude-sonnet-4-5", "display_name": "Sonnet", "created_at": "2025-09-29T00:00:00Z"},
                  {"type": "model", "id": "claude-haiku-4-5", "display_name": "Haiku", "created_at": "2025-10-01T00:00:00Z"}],
         "has_more": False, "first_id": "claude-sonnet-4-5", "last_id": "claude-haiku-4-5"})
-    assert anthropic_native.list_models(request_for("anthropic", "")) == ["claude-haiku-4-5", "claude-sonnet-4-5"]
+    assert anthropic_native.Anthropic().list_models(request_for("anthropic", "")) == ["claude-haiku-4-5", "claude-sonnet-4-5"]
 
 
 # ------------------------------------------------------------------------------------------------- Google
@@ -423,7 +424,7 @@ async def test_google_async_and_stream(mock: respx.MockRouter) -> None:
 def test_google_list_models(mock: respx.MockRouter) -> None:
     route = mock.get(url__startswith=f"{GOOGLE}/v1/models").respond(200, json={"models": [
         {"name": "models/gemini-2.5-flash"}, {"name": "models/gemini-2.5-flash-lite"}]})
-    assert google_native.list_models(request_for("google", "")) == ["gemini-2.5-flash", "gemini-2.5-flash-lite"]
+    assert google_native.Google().list_models(request_for("google", "")) == ["gemini-2.5-flash", "gemini-2.5-flash-lite"]
     assert route.calls.last.request.headers["x-goog-api-key"] == GOOGLE_KEY
 
 

@@ -21,12 +21,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def available(provider: catalog.Provider) -> list[str]:
     """Model ids the provider's API lists right now."""
-    module = adapter(provider.api)
-    if not hasattr(module, "list_models"):
+    chosen = adapter(provider.api)
+    if not chosen.lists_models:
         raise ConfigError(f"{provider.name} cannot list its models")
     request = Request(provider=provider, model=provider.default_model, messages=[], api_key=provider.api_key(),
                       base_url=provider.base_url, spec=provider.name)
-    return module.list_models(request)
+    return chosen.list_models(request)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -40,9 +40,7 @@ def energy_kwh(answer: Any) -> float | None:
     e = answer.emissions
     if e.measured_kwh is not None:
         return e.measured_kwh
-    if e.ecologits_kwh_min is not None and e.ecologits_kwh_max is not None:
-        return (e.ecologits_kwh_min + e.ecologits_kwh_max) / 2
-    return None
+    return e.ecologits_kwh.mid if e.ecologits_kwh is not None else None
 
 
 def _na(value: Any) -> float:

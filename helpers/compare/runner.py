@@ -14,10 +14,8 @@ same request (from other runs), so a cached re-run sends no request at all.
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
-import threading
-from collections.abc import Coroutine, Sequence
+from collections.abc import Sequence
 from typing import IO, Any
 
 from helpers import llm
@@ -26,38 +24,8 @@ from helpers.compare.config import Cell, CompareConfig, Outcome, check_budget, l
 from helpers.compare.puzzles import Puzzle, PuzzleSet
 from helpers.errors import ConfigError
 from helpers.estimates.run_budget import RunBudget
+from helpers.eventloop import run_blocking
 from helpers.runlog import store as run_log
-
-_loop: tuple[int, asyncio.AbstractEventLoop] | None = None  # (pid, loop): a forked child makes its own
-_loop_lock = threading.Lock()
-
-
-def background_loop() -> asyncio.AbstractEventLoop:
-    """The process's event loop for comparisons, running in a daemon thread (made on first use).
-
-    One loop for every run keeps the async SDK clients (bound to their loop) and their open connections
-    from one run to the next; building them anew costs about 20 ms per provider per run.
-    """
-    global _loop
-    with _loop_lock:
-        if _loop is None or _loop[0] != os.getpid() or _loop[1].is_closed():
-            loop = asyncio.new_event_loop()
-            threading.Thread(target=loop.run_forever, name="llmlab-compare", daemon=True).start()
-            _loop = (os.getpid(), loop)
-        return _loop[1]
-
-
-def run_blocking(coro: Coroutine[Any, Any, Any]) -> Any:
-    """Run a coroutine on the background loop and wait for it (from plain code or a notebook cell).
-
-    Ctrl-C cancels the run; what was answered is already in the run log, so ``resume`` finishes it.
-    """
-    future = asyncio.run_coroutine_threadsafe(coro, background_loop())
-    try:
-        return future.result()
-    except KeyboardInterrupt:
-        future.cancel()
-        raise
 
 
 def cached_sample(store: run_log.Store, request_hash: str, nth: int, exclude_run: str) -> Answer | None:

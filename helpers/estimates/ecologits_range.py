@@ -18,30 +18,41 @@ from dataclasses import dataclass, field
 from types import ModuleType
 
 from helpers import catalog, settings
+from helpers.answer import Range
 from helpers.errors import ConfigError
 from helpers.estimates.factors import variants
 
 COUNTRY_ENV = "LLMLAB_COUNTRY"
 DEFAULT_ZONE = "WOR"
-# Our provider → EcoLogits' registry provider (open-weight hosts map to huggingface_hub ids).
-PROVIDER_MAP = {"openai": "openai", "anthropic": "anthropic", "gemini": "google_genai", "google": "google_genai",
-                "mistral": "mistralai", "mistralai": "mistralai", "cohere": "cohere", "stub": "openai"}
-HUB_HOSTS = ("groq", "openrouter", "ollama", "local", "huggingface")
 # Data-centre assumptions for models estimated from parameter counts (EcoLogits' open-weight host figures).
 PARAMS_PROVIDER = "huggingface_hub"
 
 
 @dataclass(frozen=True)
 class EcoRange:
-    """EcoLogits' result for one call. Grams CO2e and kWh (min–max); ``how`` names the path taken."""
+    """EcoLogits' result for one call: grams CO2e and kWh as ranges; ``how`` names the path taken."""
 
-    g_min: float
-    g_max: float
-    kwh_min: float
-    kwh_max: float
+    g: Range
+    kwh: Range
     how: str
     zone: str
     warnings: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def g_min(self) -> float:
+        return self.g.min
+
+    @property
+    def g_max(self) -> float:
+        return self.g.max
+
+    @property
+    def kwh_min(self) -> float:
+        return self.kwh.min
+
+    @property
+    def kwh_max(self) -> float:
+        return self.kwh.max
 
 
 @functools.cache
@@ -66,21 +77,22 @@ def zone() -> str:
     return value
 
 
-def _catalog_info(provider: str, model: str) -> catalog.ModelInfo | None:
+def _catalog_provider(provider: str) -> catalog.Provider | None:
     try:
-        p = catalog.provider(provider)
+        return catalog.provider(provider)
     except ConfigError:
         return None
-    return p.models.get(model)
 
 
 def registry_candidates(provider: str, model: str, model_reported: str | None = None) -> list[tuple[str, str]]:
     """(EcoLogits provider, model name) pairs to look up, best first."""
     out: list[tuple[str, str]] = []
-    mapped = PROVIDER_MAP.get(provider)
+    known = _catalog_provider(provider)
+    vendors = catalog.ecologits_vendors()
+    mapped = known.ecologits_provider if known else vendors.get(provider)
     if mapped and model_reported:  # what really answered, e.g. the dated gpt-3.5-turbo-0125
         out.append((mapped, model_reported))
-    info = _catalog_info(provider, model)
+    info = known.models.get(model) if known else None
     if info and info.ecologits:
         eco_provider, _, name = info.ecologits.partition("/")
         out.append((eco_provider, name))
@@ -88,12 +100,12 @@ def registry_candidates(provider: str, model: str, model_reported: str | None = 
     if mapped:
         out += [(mapped, n) for n in names]
         out += [(mapped, v) for n in names for v in variants(n)]
-    if provider in HUB_HOSTS or not mapped:
+    if (known and known.ecologits_hub) or not mapped:
         for n in names:
             vendor, _, rest = n.partition("/")
-            if rest and vendor in PROVIDER_MAP:  # e.g. openrouter's "openai/gpt-4.1-mini"
-                out.append((PROVIDER_MAP[vendor], rest))
-                out += [(PROVIDER_MAP[vendor], v) for v in variants(rest)]
+            if rest and vendor in vendors:  # e.g. openrouter's "openai/gpt-4.1-mini"
+                out.append((vendors[vendor], rest))
+                out += [(vendors[vendor], v) for v in variants(rest)]
             out.append(("huggingface_hub", n))
     return list(dict.fromkeys(out))
 
@@ -116,7 +128,7 @@ def _result(impacts: object, how: str, zone_: str) -> EcoRange:
     g_min, g_max = _bounds(impacts.gwp.value)  # type: ignore[attr-defined]
     kwh_min, kwh_max = _bounds(impacts.energy.value)  # type: ignore[attr-defined]
     notes = tuple(str(w.message) for w in (getattr(impacts, "warnings", None) or []))
-    return EcoRange(g_min * 1000, g_max * 1000, kwh_min, kwh_max, how, zone_, notes)
+    return EcoRange(Range(g_min * 1000, g_max * 1000), Range(kwh_min, kwh_max), how, zone_, notes)
 
 
 def from_parameters(active_b: float, total_b: float, output_tokens: int, latency_s: float | None = None,
@@ -146,7 +158,8 @@ def estimate(provider: str, model: str, output_tokens: int | None, latency_s: fl
                                      electricity_mix_zone=zone_)
         if impacts.gwp is not None and impacts.energy is not None:
             return _result(impacts, f"registry {found[0]}/{found[1]}", zone_)
-    info = _catalog_info(provider, model)
+    known = _catalog_provider(provider)
+    info = known.models.get(model) if known else None
     if info and info.params_b:
         return from_parameters(info.active_b or info.params_b, info.params_b, output_tokens, latency_s, zone_)
     return (f"EcoLogits: '{model}' is not in its registry and the catalog has no parameter count "

@@ -46,8 +46,7 @@ def ecologits_part(emissions: Emissions, provider: str, model: str, completion_t
     if isinstance(result, str):
         emissions.notes.append(result)
         return
-    emissions.ecologits_g_min, emissions.ecologits_g_max = result.g_min, result.g_max
-    emissions.ecologits_kwh_min, emissions.ecologits_kwh_max = result.kwh_min, result.kwh_max
+    emissions.ecologits_g, emissions.ecologits_kwh = result.g, result.kwh
     emissions.notes.append(f"EcoLogits: {result.how}, zone {result.zone}, output tokens only"
                            + (f" ({'; '.join(result.warnings)})" if result.warnings else ""))
 

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from helpers.answer import Answer
+from helpers.answer import Answer, Range
 from helpers.errors import LabError
 
 TOKENS_NOTE = ("EcoLogits counts output tokens only; the tracker counts prompt and completion tokens; "
@@ -45,10 +45,17 @@ class MethodRow:
     prompt_tokens: int
     completion_tokens: int
     tracker_g: float | None
-    ecologits_g_min: float | None
-    ecologits_g_max: float | None
+    ecologits_g: Range | None
     measured_g: float | None
     measured_kwh: float | None
+
+    @property
+    def ecologits_g_min(self) -> float | None:
+        return self.ecologits_g.min if self.ecologits_g else None
+
+    @property
+    def ecologits_g_max(self) -> float | None:
+        return self.ecologits_g.max if self.ecologits_g else None
 
     @property
     def measured_wh_per_1k(self) -> float | None:
@@ -84,8 +91,9 @@ def rows(items: Iterable[Answer | Mapping[str, Any]], per_model: bool = False) -
             label=label, calls=len(group),
             prompt_tokens=sum(_get(x, "prompt_tokens") or 0 for x in group),
             completion_tokens=sum(_get(x, "completion_tokens") or 0 for x in group),
-            **{f: _sum([_get(x, f) for x in group]) for f in
-               ("tracker_g", "ecologits_g_min", "ecologits_g_max", "measured_g", "measured_kwh")}))
+            ecologits_g=Range.of(_sum([_get(x, "ecologits_g_min") for x in group]),
+                                 _sum([_get(x, "ecologits_g_max") for x in group])),
+            **{f: _sum([_get(x, f) for x in group]) for f in ("tracker_g", "measured_g", "measured_kwh")}))
     return out
 
 
@@ -124,10 +132,9 @@ def chart(items: Iterable[Answer | Mapping[str, Any]], per_model: bool = True, a
         return v * 1000 if v else float("nan")
 
     ax.bar([x - width for x in xs], [mg(r.tracker_g) for r in data], width, label="tracker (in + out tokens)")
-    mids = [mg((r.ecologits_g_min + r.ecologits_g_max) / 2) if r.ecologits_g_min is not None else float("nan")
-            for r in data]
-    errs = [[m - mg(r.ecologits_g_min) if r.ecologits_g_min is not None else 0 for m, r in zip(mids, data)],
-            [mg(r.ecologits_g_max) - m if r.ecologits_g_min is not None else 0 for m, r in zip(mids, data)]]
+    mids = [mg(r.ecologits_g.mid) if r.ecologits_g else float("nan") for r in data]
+    errs = [[m - mg(r.ecologits_g.min) if r.ecologits_g else 0 for m, r in zip(mids, data)],
+            [mg(r.ecologits_g.max) - m if r.ecologits_g else 0 for m, r in zip(mids, data)]]
     ax.bar(list(xs), mids, width, yerr=errs, capsize=3, label="EcoLogits (out tokens, min–max)")
     ax.bar([x + width for x in xs], [mg(r.measured_g) for r in data], width, label="measured (CodeCarbon)")
     ax.set_xticks(list(xs), [r.label for r in data], rotation=20, ha="right")

@@ -1,11 +1,11 @@
-"""Provider adapters, one per API family. Each module exposes ``complete(request)`` and
-``async acomplete(request)`` returning an Answer (text, usage, reasoning, timing) or raising a LabError.
+"""Provider adapters, one class per API family (see ``helpers.providers.base.Adapter``).
 
-Adapters are imported on first use, so an SDK that is not needed is never imported. The first use
-imports the adapter's SDK too, one thread at a time: two threads importing parts of one package for the
-first time at once (``ask_many`` over the stub and an OpenAI-compatible model) can see it half-initialised
-("cannot import name … from partially initialized module 'openai.types.chat'"). A module sits in
-``sys.modules`` while it is still being imported, so only a finished import is remembered as ready.
+``adapter(api)`` returns the adapter for a catalog ``api`` value. Adapters are imported on first use, so an
+SDK that is not needed is never imported. The first use imports the adapter's SDK too, one thread at a time:
+two threads importing parts of one package for the first time at once (``ask_many`` over the stub and an
+OpenAI-compatible model) can see it half-initialised ("cannot import name … from partially initialized
+module"). A module sits in ``sys.modules`` while it is still being imported, so only a finished import is
+remembered as ready.
 """
 
 from __future__ import annotations
@@ -13,30 +13,33 @@ from __future__ import annotations
 import contextlib
 import importlib
 import threading
-from types import ModuleType
+from typing import TYPE_CHECKING
 
-MODULES = {
-    "openai": "helpers.providers.openai_compat",
-    "anthropic": "helpers.providers.anthropic_native",
-    "google": "helpers.providers.google_native",
-    "local": "helpers.providers.local",
-    "stub": "helpers.providers.stub",
+if TYPE_CHECKING:
+    from helpers.providers.base import Adapter
+
+ADAPTERS = {  # catalog api -> "module:class"
+    "openai": "helpers.providers.openai_compat:OpenAICompatible",
+    "anthropic": "helpers.providers.anthropic_native:Anthropic",
+    "google": "helpers.providers.google_native:Google",
+    "local": "helpers.providers.local:Local",
+    "stub": "helpers.providers.stub:Stub",
 }
-SDKS = {"openai": ("openai",), "anthropic": ("anthropic",), "google": ("google.genai",),
-        "local": ("openai", "httpx"), "stub": ("openai",)}
 _first_import = threading.Lock()
-_ready: dict[str, ModuleType] = {}
+_ready: dict[str, Adapter] = {}
 
 
-def adapter(api: str) -> ModuleType:
-    """The adapter module for a catalog ``api`` value (its SDK imported, once, under a lock)."""
-    module = _ready.get(api)
-    if module is not None:
-        return module
+def adapter(api: str) -> Adapter:
+    """The adapter for a catalog ``api`` value (its SDK imported, once, under a lock)."""
+    found = _ready.get(api)
+    if found is not None:
+        return found
     with _first_import:
         if api not in _ready:
-            for sdk in SDKS[api]:
+            module_name, class_name = ADAPTERS[api].split(":")
+            cls = getattr(importlib.import_module(module_name), class_name)
+            for sdk in cls.sdks:
                 with contextlib.suppress(ImportError):  # a missing SDK is for the adapter to explain
                     importlib.import_module(sdk)
-            _ready[api] = importlib.import_module(MODULES[api])
+            _ready[api] = cls()
         return _ready[api]

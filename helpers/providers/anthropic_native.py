@@ -16,24 +16,23 @@ import time
 from typing import Any
 
 from helpers import errors
-from helpers.answer import Answer, Usage
-from helpers.providers.base import Request, StreamState, cached_client, describe, fill, sdk_message, timed
+from helpers.answer import Reply, Usage
+from helpers.providers.base import (
+    Adapter,
+    PromptCache,
+    Request,
+    StreamState,
+    cached_client,
+    describe,
+    malformed,
+    sdk_message,
+    whole_reply,
+)
 
 DEFAULT_MAX_TOKENS = 1024
 THINKING_BUDGET = {"low": 1024, "medium": 4096, "high": 16384}  # none / minimal: no thinking
 EPHEMERAL = {"type": "ephemeral"}
 FINISH = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length", "tool_use": "tool_calls"}
-UNSUPPORTED = ("temperature", "top_p", "seed", "frequency_penalty", "presence_penalty")
-
-
-def client(request: Request, use_async: bool = False) -> Any:
-    """A cached anthropic client for this base URL, key, timeout and retry count (async: per event loop)."""
-    import anthropic
-
-    cls = anthropic.AsyncAnthropic if use_async else anthropic.Anthropic
-    return cached_client(request, "anthropic", lambda key: cls(api_key=key, base_url=request.base_url,
-                                                               timeout=request.timeout,
-                                                               max_retries=request.max_retries), use_async)
 
 
 def _text_of(content: Any) -> str:
@@ -44,7 +43,8 @@ def _text_of(content: Any) -> str:
 
 def _with_cache_mark(content: Any) -> list[dict[str, Any]]:
     """Content as a list of blocks whose last block carries ``cache_control``."""
-    blocks = [{"type": "text", "text": content}] if isinstance(content, str) else [dict(b) for b in content]
+    blocks: list[dict[str, Any]] = ([{"type": "text", "text": content}] if isinstance(content, str)
+                                    else [dict(b) for b in content])
     if blocks:
         blocks[-1]["cache_control"] = dict(EPHEMERAL)
     return blocks
@@ -110,29 +110,6 @@ def _finish(stop_reason: str | None) -> str | None:
     return FINISH.get(stop_reason or "", stop_reason)
 
 
-def _prepare(request: Request, answer: Answer) -> dict[str, Any]:
-    ignored = [name for name in UNSUPPORTED if request.params.get(name) is not None]
-    if ignored:
-        answer.extra["ignored_params"] = ignored  # the Messages API has no such parameters
-    return body(request)
-
-
-def from_message(answer: Answer, message: Any) -> Answer:
-    """Fill the answer from a whole Message: text blocks are the answer, thinking blocks the reasoning."""
-    if getattr(message, "content", None) is None:
-        raise errors.MalformedResponse(f"{answer.spec} returned no message content",
-                                       hint="The server's response is not an Anthropic message; check the base URL.")
-    text, thoughts = [], []
-    for block in message.content:
-        kind = getattr(block, "type", None)
-        if kind == "text":
-            text.append(block.text)
-        elif kind == "thinking":  # redacted_thinking blocks carry no readable text
-            thoughts.append(block.thinking)
-    return fill(answer, "".join(text), "\n\n".join(thoughts), message.model, _finish(message.stop_reason),
-                parse_usage(message.usage))
-
-
 class _Stream(StreamState):
     """Accumulates Messages API stream events (message_start, content_block_delta, message_delta…)."""
 
@@ -161,80 +138,92 @@ class _Stream(StreamState):
         self.usage = parse_usage(self.raw_usage) if self.raw_usage else self.usage
 
 
-def _errors() -> tuple[type[BaseException], ...]:
-    import anthropic
-    import httpx2
+class Anthropic(Adapter):
+    """Anthropic's Messages API (native SDK)."""
 
-    return (anthropic.APIError, httpx2.HTTPError, ValueError, AttributeError, TypeError, KeyError)
+    api = "anthropic"
+    sdks = ("anthropic",)
+    params = frozenset({"max_tokens", "stop", "reasoning_effort"})  # API version 2026-10-21: no sampling fields
+    lists_models = True
+    unreadable_hint = "Check that the base URL is Anthropic's API."
+    prompt_cache = PromptCache("explicit", ("cache_creation_input_tokens", "cache_read_input_tokens"))
 
+    def client(self, request: Request) -> Any:
+        """A cached AsyncAnthropic client for this base URL, key, timeout and retry count (per event loop)."""
+        import anthropic
 
-def _map(request: Request, exc: Exception) -> errors.LabError:
-    import anthropic
-    import httpx2
+        return cached_client(request, "anthropic", lambda key: anthropic.AsyncAnthropic(
+            api_key=key, base_url=request.base_url, timeout=request.timeout, max_retries=request.max_retries))
 
-    if isinstance(exc, errors.LabError):
-        return exc
-    if isinstance(exc, anthropic.APIStatusError):
-        # An error event inside a 200 stream (e.g. overloaded_error) is a server failure.
-        status = exc.status_code if exc.status_code >= 400 else 500
-        return describe(request, status, sdk_message(exc), exc)
-    if isinstance(exc, (anthropic.APITimeoutError, httpx2.TimeoutException)):
-        return describe(request, None, "timed out", TimeoutError())
-    if isinstance(exc, (anthropic.APIConnectionError, httpx2.TransportError)):
-        return describe(request, None, str(exc), exc)
-    return errors.MalformedResponse(f"{request.spec}: the response could not be read ({type(exc).__name__}: "
-                                    f"{str(exc)[:200]})", hint="Check that the base URL is Anthropic's API.")
+    def request_body(self, request: Request) -> dict[str, Any]:
+        return body(request)
 
+    def parse_usage(self, raw: Any) -> Usage:
+        return parse_usage(raw)
 
-def complete(request: Request) -> Answer:
-    """One blocking call."""
-    answer, start = request.blank_answer(), time.perf_counter()
-    try:
-        kwargs = _prepare(request, answer)
-        sdk = client(request)
+    def reply(self, request: Request, message: Any, start: float, notes: dict[str, Any]) -> Reply:
+        """The Reply of a whole Message: text blocks are the answer, thinking blocks the reasoning."""
+        content = getattr(message, "content", None)
+        if not isinstance(content, list):
+            raise malformed(request, "returned no message content",
+                            "The server's response is not an Anthropic message; check the base URL.")
+        text, thoughts = [], []
+        for block in content:
+            kind = getattr(block, "type", None)
+            if kind == "text":
+                text.append(str(getattr(block, "text", "") or ""))
+            elif kind == "thinking":  # redacted_thinking blocks carry no readable text
+                thoughts.append(str(getattr(block, "thinking", "") or ""))
+        return whole_reply(request, "".join(text), "\n\n".join(thoughts), getattr(message, "model", None),
+                           _finish(getattr(message, "stop_reason", None)),
+                           parse_usage(getattr(message, "usage", None)), start, notes)
+
+    async def exchange(self, request: Request) -> Reply:
+        ignored = self.ignored(request)
+        notes = {"ignored_params": ignored} if ignored else {}  # the Messages API has no such parameters
+        kwargs, sdk = body(request), self.client(request)
         start = time.perf_counter()  # the exchange only: not the SDK import or the client's set-up
-        if not (request.params.get("stream") or request.on_text is not None):
-            return timed(from_message(answer, sdk.messages.create(**kwargs)), start)
-        events = sdk.messages.create(**kwargs, stream=True)
-        state, cut = _Stream(start, request.on_text), None
+        if not request.streams:
+            return self.reply(request, await self.sdk(request, sdk.messages.create(**kwargs)), start, notes)
+        events = await self.sdk(request, sdk.messages.create(**kwargs, stream=True))
+        state = _Stream(start, request.on_text)
+        async for event in self.chunks(request, events, state):
+            state.add_event(event)
+        return state.reply(request, notes)
+
+    def sdk_errors(self) -> tuple[type[BaseException], ...]:
+        import anthropic
+        import httpx2
+
+        return (anthropic.APIError, httpx2.HTTPError)
+
+    def is_status_error(self, exc: BaseException) -> bool:
+        import anthropic
+
+        return isinstance(exc, anthropic.APIStatusError)
+
+    def map_error(self, request: Request, exc: BaseException) -> errors.LabError:
+        import anthropic
+        import httpx2
+
+        if isinstance(exc, anthropic.APIStatusError):
+            # An error event inside a 200 stream (e.g. overloaded_error) is a server failure.
+            status = exc.status_code if exc.status_code >= 400 else 500
+            return describe(request, status, sdk_message(exc), exc)
+        if isinstance(exc, (anthropic.APITimeoutError, httpx2.TimeoutException)):
+            return describe(request, None, "timed out", TimeoutError())
+        if isinstance(exc, anthropic.APIResponseValidationError):
+            return malformed(request, f"the response could not be read ({exc.message[:200]})",
+                             "Check that the base URL is Anthropic's API.")
+        return describe(request, None, str(exc), exc)
+
+    async def models(self, request: Request) -> list[str]:
+        """Model ids from ``GET /v1/models`` (all pages)."""
+        pages = self.client(request).models.list()
+        ids: list[str] = []
         try:
-            for event in events:
-                state.add_event(event)
-        except _errors() as exc:
-            if not state.text:
-                raise  # nothing arrived: report the real error (e.g. an overloaded_error event)
-            cut = exc
-        return state.finish_answer(answer, cut)
-    except _errors() as exc:
-        raise _map(request, exc) from exc
-
-
-async def acomplete(request: Request) -> Answer:
-    """One call without blocking the event loop."""
-    answer, start = request.blank_answer(), time.perf_counter()
-    try:
-        kwargs = _prepare(request, answer)
-        sdk = client(request, use_async=True)
-        start = time.perf_counter()
-        if not (request.params.get("stream") or request.on_text is not None):
-            return timed(from_message(answer, await sdk.messages.create(**kwargs)), start)
-        events = await sdk.messages.create(**kwargs, stream=True)
-        state, cut = _Stream(start, request.on_text), None
-        try:
-            async for event in events:
-                state.add_event(event)
-        except _errors() as exc:
-            if not state.text:
-                raise
-            cut = exc
-        return state.finish_answer(answer, cut)
-    except _errors() as exc:
-        raise _map(request, exc) from exc
-
-
-def list_models(request: Request) -> list[str]:
-    """Model ids from ``GET /v1/models`` (all pages)."""
-    try:
-        return sorted(m.id for m in client(request).models.list())
-    except _errors() as exc:
-        raise _map(request, exc) from exc
+            async for m in pages:
+                ids.append(m.id)
+        except self.sdk_errors() as exc:
+            raise self.map_error(request, exc) from exc
+        return sorted(ids)

@@ -1,5 +1,12 @@
-"""What every adapter shares: the Request value, `<think>` splitting, readable error messages, the SDK
-client cache, and the rules that turn parsed text (whole or streamed) into an Answer."""
+"""What every adapter shares: the Request value, the Adapter interface, readable error messages, the SDK
+client cache, `<think>` splitting and the accumulator that turns streamed pieces into a Reply.
+
+An adapter is a class that **declares** what its API supports (parameters, streaming, model listing,
+prompt-cache fields) and implements one async ``exchange``; the blocking call is derived from it (it runs
+on the process's background loop). Only the SDK's and the transport's exceptions are mapped to our errors;
+a provider body we cannot use is detected where it is parsed (MalformedResponse), and anything else is a
+bug of ours that propagates.
+"""
 
 from __future__ import annotations
 
@@ -9,14 +16,22 @@ import re
 import threading
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar, TypeVar
 
 from helpers import errors
-from helpers.answer import Answer, Usage
+from helpers.answer import Reply, Usage
 from helpers.catalog import Provider
 from helpers.keys import redact
+
+T = TypeVar("T")
+
+# Request parameters that change what the model is asked to do; an adapter declares which of them its API
+# has a field for. The others (stream, timeout, max_retries, extra_body, cache_prompt) every adapter handles.
+SAMPLING = ("temperature", "top_p", "max_tokens", "seed", "stop", "reasoning_effort", "frequency_penalty",
+            "presence_penalty")
+TRANSPORT = ("timeout", "max_retries")  # how a request travels, never what it asks
 
 
 @dataclass
@@ -47,18 +62,107 @@ class Request:
             return 0  # a local server that refuses the connection is not running: say so at once
         return settings.max_retries() if value is None else int(value)
 
-    def blank_answer(self) -> Answer:
-        return Answer(spec=self.spec, provider=self.provider.name, model=self.model,
-                      params=public_params(self.params), messages=self.messages,
-                      offline=self.provider.local or self.provider.offline)
-
-
-TRANSPORT = ("timeout", "max_retries")
+    @property
+    def streams(self) -> bool:
+        return bool(self.params.get("stream")) or self.on_text is not None
 
 
 def public_params(params: dict[str, Any]) -> dict[str, Any]:
     """Parameters as recorded in the run log (transport settings left out)."""
     return {k: v for k, v in params.items() if k not in TRANSPORT and v is not None}
+
+
+@dataclass(frozen=True)
+class PromptCache:
+    """How an API caches prompts: ``mode`` automatic | explicit | implicit, and the usage fields it reports."""
+
+    mode: str
+    usage_fields: tuple[str, ...]
+
+
+class Adapter:
+    """One API family. Subclasses set the declarations and implement ``exchange``."""
+
+    api: ClassVar[str]
+    sdks: ClassVar[tuple[str, ...]] = ()  # modules imported once, under a lock, before the first call
+    params: ClassVar[frozenset[str]] = frozenset()  # the SAMPLING parameters this API has a field for
+    streaming: ClassVar[bool] = True
+    lists_models: ClassVar[bool] = False
+    prompt_cache: ClassVar[PromptCache | None] = None
+    unreadable_hint: ClassVar[str] = "Check that the base URL is the provider's API."
+
+    # -- what a subclass implements -----------------------------------------------------------
+    async def exchange(self, request: Request) -> Reply:
+        """Send the request and read the reply (the one implementation of a call)."""
+        raise NotImplementedError
+
+    def sdk_errors(self) -> tuple[type[BaseException], ...]:
+        """The SDK's and the transport's exception classes (what ``map_error`` turns into our errors)."""
+        return ()
+
+    def map_error(self, request: Request, exc: BaseException) -> errors.LabError:
+        """Our error, with its fix, for one of ``sdk_errors()``."""
+        return describe(request, None, str(exc), exc)
+
+    def request_body(self, request: Request) -> dict[str, Any]:
+        """What is sent for this request (shown by ``helpers.prompt_caching``)."""
+        raise errors.ConfigError(f"{request.provider.name} sends no request body to show")
+
+    def parse_usage(self, raw: Any) -> Usage:
+        """Our Usage from the API's usage body."""
+        raise errors.ConfigError(f"{self.api} reports no usage body")
+
+    async def models(self, request: Request) -> list[str]:
+        """Model ids the API lists right now (only when ``lists_models``)."""
+        raise errors.ConfigError(f"{request.provider.name} cannot list its models")
+
+    # -- derived ----------------------------------------------------------------------------
+    def ignored(self, request: Request) -> list[str]:
+        """Parameters set on the request that this API has no field for (not sent; recorded on the reply)."""
+        return [name for name in SAMPLING if request.params.get(name) is not None and name not in self.params]
+
+    def complete(self, request: Request) -> Reply:
+        """The blocking call: ``exchange`` run on the background loop."""
+        from helpers.eventloop import run_blocking
+
+        return run_blocking(self.exchange(request))
+
+    def list_models(self, request: Request) -> list[str]:
+        from helpers.eventloop import run_blocking
+
+        return run_blocking(self.models(request))
+
+    async def sdk(self, request: Request, call: Awaitable[T]) -> T:
+        """Await an SDK call; its exceptions become our errors (naming the fix)."""
+        try:
+            return await call
+        except self.sdk_errors() as exc:
+            raise self.map_error(request, exc) from exc
+        except ValueError as exc:  # raised inside the SDK while decoding the body: the provider's, not ours
+            scrub(exc)
+            raise malformed(request, f"the response could not be read ({type(exc).__name__}: {str(exc)[:200]})",
+                            self.unreadable_hint) from exc
+
+    async def chunks(self, request: Request, stream: Any, state: StreamState) -> AsyncIterator[Any]:
+        """The events of an SDK stream. A failure before any text is reported as the error it is; after
+        some text, the stream counts as cut (``state.cut``) and the partial answer is kept."""
+        iterator = stream.__aiter__()
+        failures: tuple[type[BaseException], ...] = (*self.sdk_errors(), ValueError)  # ValueError: a bad event
+        while True:
+            try:
+                event = await iterator.__anext__()
+            except StopAsyncIteration:
+                return
+            except failures as exc:
+                if not state.text and self.is_status_error(exc):
+                    raise self.map_error(request, exc) from exc
+                state.cut = exc
+                return
+            yield event
+
+    def is_status_error(self, exc: BaseException) -> bool:
+        """True for an error the provider sent (an HTTP status or an error event), not a broken transport."""
+        return False
 
 
 _THINK = re.compile(r"^\s*<think>(.*?)(?:</think>|$)", re.DOTALL)
@@ -87,7 +191,7 @@ def scrub(exc: BaseException | None) -> None:
         exc = exc.__cause__ or exc.__context__
 
 
-def describe(request: Request, status: int | None, message: str, exc: Exception | None = None) -> errors.LabError:
+def describe(request: Request, status: int | None, message: str, exc: BaseException | None = None) -> errors.LabError:
     """Turn an HTTP status (None for transport failures) into the LabError that says how to fix it."""
     scrub(exc)
     p = request.provider
@@ -126,21 +230,26 @@ def describe(request: Request, status: int | None, message: str, exc: Exception 
                                    hint=f"Check your network or {p.base_url_var}.")
 
 
-_clients: dict[tuple, Any] = {}
-_async_clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # event loop -> {ident: client}
+def malformed(request: Request, what: str, hint: str) -> errors.MalformedResponse:
+    """The error for a provider body that parsed but is not a usable answer."""
+    return errors.MalformedResponse(f"{request.spec}: {what}", hint=hint)
+
+
+_async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[Any, ...], Any]] = \
+    weakref.WeakKeyDictionary()
 _clients_lock = threading.Lock()
 
 
-def cached_client(request: Request, family: str, make: Callable[[str], Any], use_async: bool = False) -> Any:
-    """One SDK client per family, base URL, key, timeout and retry count (async: per event loop).
+def cached_client(request: Request, family: str, make: Callable[[str], Any]) -> Any:
+    """One async SDK client per family, base URL, key, timeout and retry count, per event loop.
 
     ``make(key)`` builds the client; servers without auth still get some key string (the provider name).
     """
     key = request.api_key or request.provider.name
-    ident = (family, use_async, request.base_url, hashlib.sha256(key.encode()).hexdigest(), request.timeout,
+    ident = (family, request.base_url, hashlib.sha256(key.encode()).hexdigest(), request.timeout,
              request.max_retries)
     with _clients_lock:
-        cache = _async_clients.setdefault(asyncio.get_running_loop(), {}) if use_async else _clients
+        cache = _async_clients.setdefault(asyncio.get_running_loop(), {})
         if ident not in cache:
             cache[ident] = make(key)
         return cache[ident]
@@ -158,21 +267,18 @@ def sdk_message(exc: Any) -> str:
     return str(getattr(exc, "message", None) or exc)
 
 
-def fill(answer: Answer, text: str, reasoning: str, model: str | None, finish: str | None, usage: Usage) -> Answer:
-    """Put parsed parts into the answer; `<think>` blocks become reasoning; no text is an error."""
+def whole_reply(request: Request, text: str, reasoning: str, model: str | None, finish: str | None, usage: Usage,
+                start: float, notes: dict[str, Any] | None = None) -> Reply:
+    """The Reply of a whole (not streamed) answer; `<think>` blocks become reasoning; no text is an error."""
     text, think = split_think(text or "")
-    answer.text = text
-    answer.reasoning = (reasoning or think or "").strip()
-    answer.model_reported = model
-    answer.finish_reason = finish
-    answer.usage = usage
-    if finish == "length" and not answer.text.strip():
-        raise errors.EmptyAnswer(f"{answer.spec} used all max_tokens before answering",
-                                 hint="Raise max_tokens (reasoning models think first).")
-    if not answer.text.strip():
-        raise errors.EmptyAnswer(f"{answer.spec} returned an empty answer",
+    if not text.strip():
+        if finish == "length":
+            raise errors.EmptyAnswer(f"{request.spec} used all max_tokens before answering",
+                                     hint="Raise max_tokens (reasoning models think first).")
+        raise errors.EmptyAnswer(f"{request.spec} returned an empty answer",
                                  hint="Try again, or check the prompt and parameters.")
-    return answer
+    return Reply(text=text, reasoning=(reasoning or think or "").strip(), model_reported=model,
+                 usage=usage, finish_reason=finish, latency_s=time.perf_counter() - start, notes=notes or {})
 
 
 class StreamState:
@@ -183,12 +289,14 @@ class StreamState:
     """
 
     def __init__(self, start: float, on_text: Callable[[str], None] | None = None) -> None:
-        self.start, self.ttft, self.on_text = start, None, on_text
+        self.start, self.on_text = start, on_text
+        self.ttft: float | None = None
         self.text: list[str] = []
         self.reasoning: list[str] = []
         self.model: str | None = None
         self.finish: str | None = None
         self.usage = Usage()
+        self.cut: BaseException | None = None
 
     def add(self, piece: str = "", thought: str = "") -> None:
         """Record streamed answer text and/or reasoning; the first of either sets the time to first token."""
@@ -201,29 +309,20 @@ class StreamState:
         if thought:
             self.reasoning.append(thought)
 
-    def finish_answer(self, answer: Answer, cut: Exception | None) -> Answer:
+    def reply(self, request: Request, notes: dict[str, Any] | None = None) -> Reply:
         """The answer so far; a cut stream keeps its partial text and is marked incomplete."""
-        answer.ttft_s, answer.latency_s = self.ttft, time.perf_counter() - self.start
-        if cut is not None or self.finish is None:
-            if not "".join(self.text):
-                raise errors.MalformedResponse(f"{answer.spec}: the stream ended before any text arrived"
-                                               + (f" ({type(cut).__name__})" if cut else ""),
-                                               hint="Try again; if it keeps happening, ask without streaming or "
-                                                    "check that the base URL is the provider's API.")
-            answer.incomplete = True
-            answer.error = "the stream was cut off before the model finished; the partial answer is kept"
-            answer.error_kind = "incomplete"
-        text, think = split_think("".join(self.text))
-        answer.text, answer.model_reported = text, self.model
-        answer.reasoning = ("".join(self.reasoning) or think).strip()
-        answer.finish_reason, answer.usage = self.finish, self.usage
-        if not answer.incomplete and not answer.text.strip():
-            raise errors.EmptyAnswer(f"{answer.spec} returned an empty answer",
+        latency = time.perf_counter() - self.start
+        incomplete = self.cut is not None or self.finish is None
+        joined = "".join(self.text)
+        if incomplete and not joined:
+            raise errors.MalformedResponse(f"{request.spec}: the stream ended before any text arrived"
+                                           + (f" ({type(self.cut).__name__})" if self.cut else ""),
+                                           hint="Try again; if it keeps happening, ask without streaming or "
+                                                "check that the base URL is the provider's API.")
+        text, think = split_think(joined)
+        if not incomplete and not text.strip():
+            raise errors.EmptyAnswer(f"{request.spec} returned an empty answer",
                                      hint="Try again, or check the prompt and parameters.")
-        return answer
-
-
-def timed(answer: Answer, start: float) -> Answer:
-    """Set an answer's latency to the time since ``start`` (a whole, non-streamed exchange)."""
-    answer.latency_s = time.perf_counter() - start
-    return answer
+        return Reply(text=text, reasoning=("".join(self.reasoning) or think).strip(), model_reported=self.model,
+                     usage=self.usage, finish_reason=self.finish, incomplete=incomplete, latency_s=latency,
+                     ttft_s=self.ttft, notes=notes or {})

@@ -12,25 +12,22 @@ import time
 from typing import Any
 
 from helpers import errors
-from helpers.answer import Answer, Usage
-from helpers.providers.base import Request, StreamState, cached_client, describe, fill, timed
+from helpers.answer import Reply, Usage
+from helpers.providers.base import (
+    SAMPLING,
+    Adapter,
+    PromptCache,
+    Request,
+    StreamState,
+    cached_client,
+    describe,
+    malformed,
+    whole_reply,
+)
 
 THINKING_BUDGET = {"none": 0, "minimal": 0, "low": 1024, "medium": 8192, "high": 24576}
 FILTERED = {"SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII"}
 ROLES = {"user": "user", "assistant": "model"}
-
-
-def client(request: Request, use_async: bool = False) -> Any:
-    """A cached genai client (use ``.aio`` for async) for this base URL, key, timeout and retry count."""
-    from google import genai
-    from google.genai import types
-
-    def make(key: str) -> Any:
-        options = types.HttpOptions(base_url=request.base_url, timeout=int(request.timeout * 1000),
-                                    retry_options=types.HttpRetryOptions(attempts=request.max_retries + 1))
-        return genai.Client(api_key=key, vertexai=False, http_options=options)
-
-    return cached_client(request, "google", make, use_async)
 
 
 def _parts(content: Any, index: int) -> list[dict[str, Any]]:
@@ -105,26 +102,12 @@ def _split(response: Any) -> tuple[str, str, Any]:
     if not candidates:
         return "", "", None
     content = candidates[0].content
-    text, thoughts = [], []
+    text: list[str] = []
+    thoughts: list[str] = []
     for part in (content.parts if content else None) or []:
         if part.text:
             (thoughts if part.thought else text).append(part.text)
     return "".join(text), "".join(thoughts), candidates[0].finish_reason
-
-
-def from_response(answer: Answer, response: Any) -> Answer:
-    """Fill the answer from a whole GenerateContentResponse."""
-    if not getattr(response, "candidates", None):
-        feedback = getattr(response, "prompt_feedback", None)
-        reason = getattr(getattr(feedback, "block_reason", None), "value", None)
-        if reason:
-            raise errors.EmptyAnswer(f"{answer.spec}: Google blocked the prompt ({reason})",
-                                     hint="Rephrase the prompt; Gemini's safety filter refused it.")
-        raise errors.MalformedResponse(f"{answer.spec} returned no candidates",
-                                       hint="Check the base URL and the model name.")
-    text, thoughts, reason = _split(response)
-    return fill(answer, text, thoughts, response.model_version, _finish(reason),
-                parse_usage(response.usage_metadata))
 
 
 class _Stream(StreamState):
@@ -139,101 +122,111 @@ class _Stream(StreamState):
             self.usage = parse_usage(chunk.usage_metadata)
 
 
-def _errors() -> tuple[type[BaseException], ...]:
-    import httpx2
-    from google.genai import errors as genai_errors
-
-    found: list[type[BaseException]] = [genai_errors.APIError, httpx2.HTTPError, ValueError, AttributeError,
-                                        TypeError, KeyError]
-    try:  # the SDK uses httpx instead when GOOGLE_GENAI_HTTP_CLIENT=httpx, aiohttp when installed (async)
-        import httpx
-
-        found.append(httpx.HTTPError)
-    except ImportError:
-        pass
-    try:
-        import aiohttp
-
-        found.append(aiohttp.ClientError)
-    except ImportError:
-        pass
-    return tuple(found)
-
-
-def _map(request: Request, exc: Exception) -> errors.LabError:
-    from google.genai import errors as genai_errors
-
-    if isinstance(exc, errors.LabError):
-        return exc
-    if isinstance(exc, genai_errors.APIError):
-        message = str(exc.message or exc)
-        status = exc.code
-        if status == 400 and ("api key not valid" in message.lower() or "API_KEY_INVALID" in str(exc.details)):
-            status = 401  # Google answers a bad key with 400 INVALID_ARGUMENT
-        return describe(request, status, message, exc)
-    name = type(exc).__name__
-    if isinstance(exc, TimeoutError) or "Timeout" in name:
-        return describe(request, None, "timed out", TimeoutError())
-    if not isinstance(exc, (ValueError, AttributeError, TypeError, KeyError)):
-        return describe(request, None, str(exc) or name, exc)
-    return errors.MalformedResponse(f"{request.spec}: the response could not be read ({name}: {str(exc)[:200]})",
-                                    hint="Check that the base URL is Google's Generative Language API.")
-
-
 def _call(request: Request) -> dict[str, Any]:
     _, contents = convert(request.messages)
     return {"model": request.model, "contents": contents, "config": config(request)}
 
 
-def _streams(request: Request) -> bool:
-    return bool(request.params.get("stream")) or request.on_text is not None
+class Google(Adapter):
+    """Gemini through the google-genai SDK."""
 
+    api = "google"
+    sdks = ("google.genai",)
+    params = frozenset(SAMPLING)
+    lists_models = True
+    unreadable_hint = "Check that the base URL is Google's Generative Language API."
+    prompt_cache = PromptCache("implicit", ("cached_content_token_count",))
 
-def complete(request: Request) -> Answer:
-    """One blocking call."""
-    answer, start = request.blank_answer(), time.perf_counter()
-    try:
-        call, models = _call(request), client(request).models
+    def client(self, request: Request) -> Any:
+        """A cached genai client (we use its ``.aio`` side) for this base URL, key, timeout and retries."""
+        from google import genai
+        from google.genai import types
+
+        def make(key: str) -> Any:
+            import httpx2
+
+            # An explicit transport keeps the async side on httpx2, like the other SDKs (google-genai
+            # switches to aiohttp whenever some other package has installed it).
+            options = types.HttpOptions(base_url=request.base_url, timeout=int(request.timeout * 1000),
+                                        retry_options=types.HttpRetryOptions(attempts=request.max_retries + 1),
+                                        async_client_args={"transport": httpx2.AsyncHTTPTransport()})
+            return genai.Client(api_key=key, vertexai=False, http_options=options)
+
+        return cached_client(request, "google", make)
+
+    def request_body(self, request: Request) -> dict[str, Any]:
+        return _call(request)
+
+    def parse_usage(self, raw: Any) -> Usage:
+        """Usage from a ``usageMetadata`` body (dict) or the SDK's object."""
+        if isinstance(raw, dict):
+            from google.genai import types
+
+            raw = types.GenerateContentResponseUsageMetadata.model_validate(raw)
+        return parse_usage(raw)
+
+    def reply(self, request: Request, response: Any, start: float) -> Reply:
+        """The Reply of a whole GenerateContentResponse."""
+        if not getattr(response, "candidates", None):
+            feedback = getattr(response, "prompt_feedback", None)
+            reason = getattr(getattr(feedback, "block_reason", None), "value", None)
+            if reason:
+                raise errors.EmptyAnswer(f"{request.spec}: Google blocked the prompt ({reason})",
+                                         hint="Rephrase the prompt; Gemini's safety filter refused it.")
+            raise malformed(request, "returned no candidates", "Check the base URL and the model name.")
+        text, thoughts, reason = _split(response)
+        return whole_reply(request, text, thoughts, getattr(response, "model_version", None), _finish(reason),
+                           parse_usage(getattr(response, "usage_metadata", None)), start)
+
+    async def exchange(self, request: Request) -> Reply:
+        call, models = _call(request), self.client(request).aio.models
         start = time.perf_counter()  # the exchange only: not the SDK import or the client's set-up
-        if not _streams(request):
-            return timed(from_response(answer, models.generate_content(**call)), start)
-        state, cut = _Stream(start, request.on_text), None
+        if not request.streams:
+            return self.reply(request, await self.sdk(request, models.generate_content(**call)), start)
+        state = _Stream(start, request.on_text)
+        chunks = await self.sdk(request, models.generate_content_stream(**call))
+        async for chunk in self.chunks(request, chunks, state):
+            state.add_chunk(chunk)
+        return state.reply(request)
+
+    def sdk_errors(self) -> tuple[type[BaseException], ...]:
+        import httpx2
+        from google.genai import errors as genai_errors
+
+        found: list[type[BaseException]] = [genai_errors.APIError, httpx2.HTTPError, TimeoutError]
+        try:  # the SDK uses httpx instead when GOOGLE_GENAI_HTTP_CLIENT=httpx
+            import httpx
+
+            found.append(httpx.HTTPError)
+        except ImportError:
+            pass
+        return tuple(found)
+
+    def is_status_error(self, exc: BaseException) -> bool:
+        from google.genai import errors as genai_errors
+
+        return isinstance(exc, genai_errors.APIError)
+
+    def map_error(self, request: Request, exc: BaseException) -> errors.LabError:
+        from google.genai import errors as genai_errors
+
+        if isinstance(exc, genai_errors.APIError):
+            message = str(exc.message or exc)
+            status = exc.code
+            if status == 400 and ("api key not valid" in message.lower() or "API_KEY_INVALID" in str(exc.details)):
+                status = 401  # Google answers a bad key with 400 INVALID_ARGUMENT
+            return describe(request, status, message, exc)
+        name = type(exc).__name__
+        if isinstance(exc, TimeoutError) or "Timeout" in name:
+            return describe(request, None, "timed out", TimeoutError())
+        return describe(request, None, str(exc) or name, exc)
+
+    async def models(self, request: Request) -> list[str]:
+        """Model ids (without the ``models/`` prefix) from the models endpoint, all pages."""
+        ids: list[str] = []
         try:
-            for chunk in models.generate_content_stream(**call):
-                state.add_chunk(chunk)
-        except _errors() as exc:
-            if not state.text:
-                raise  # nothing arrived: report the real error (the request is sent on first read)
-            cut = exc
-        return state.finish_answer(answer, cut)
-    except _errors() as exc:
-        raise _map(request, exc) from exc
-
-
-async def acomplete(request: Request) -> Answer:
-    """One call without blocking the event loop (``client.aio``)."""
-    answer, start = request.blank_answer(), time.perf_counter()
-    try:
-        call, models = _call(request), client(request, use_async=True).aio.models
-        start = time.perf_counter()
-        if not _streams(request):
-            return timed(from_response(answer, await models.generate_content(**call)), start)
-        state, cut = _Stream(start, request.on_text), None
-        try:
-            async for chunk in await models.generate_content_stream(**call):
-                state.add_chunk(chunk)
-        except _errors() as exc:
-            if not state.text:
-                raise
-            cut = exc
-        return state.finish_answer(answer, cut)
-    except _errors() as exc:
-        raise _map(request, exc) from exc
-
-
-def list_models(request: Request) -> list[str]:
-    """Model ids (without the ``models/`` prefix) from the models endpoint, all pages."""
-    try:
-        return sorted((m.name or "").removeprefix("models/") for m in client(request).models.list())
-    except _errors() as exc:
-        raise _map(request, exc) from exc
+            async for m in await self.client(request).aio.models.list():
+                ids.append((m.name or "").removeprefix("models/"))
+        except self.sdk_errors() as exc:
+            raise self.map_error(request, exc) from exc
+        return sorted(ids)

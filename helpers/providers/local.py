@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from typing import Any
 
 from helpers import errors
-from helpers.answer import Answer
-from helpers.providers import local_engine, openai_compat
+from helpers.answer import Reply
+from helpers.providers import local_engine
 from helpers.providers.base import Request
+from helpers.providers.openai_compat import OpenAICompatible
+
+COUNT_NOTE = "completion tokens counted with the engine's tokenizer (no usage is reported when streaming)"
 
 
 def resolve(request: Request) -> tuple[Request, local_engine.EngineState | None]:
@@ -27,50 +29,26 @@ def resolve(request: Request) -> tuple[Request, local_engine.EngineState | None]
     return dataclasses.replace(request, base_url=state.base_url), state
 
 
-COUNT_NOTE = "completion tokens counted with the engine's tokenizer (no usage is reported when streaming)"
-
-
-def _count_body(answer: Answer) -> dict | None:
-    """The tokenize request for a streamed answer without usage; None when nothing is to be counted."""
-    if answer.usage.completion_tokens is not None or not answer.text:
-        return None
-    return {"input": answer.text + answer.reasoning}
-
-
-def _counted(answer: Answer, response: Any) -> Answer:
-    if response.status_code == 200 and isinstance(response.json().get("count"), int):
-        answer.usage.completion_tokens = response.json()["count"]
-        answer.extra["usage_note"] = COUNT_NOTE
-    return answer
-
-
-def _count_tokens(request: Request, answer: Answer) -> Answer:
-    import httpx
-
-    body = _count_body(answer)
-    if body is None:
-        return answer
-    try:
-        return _counted(answer, httpx.post(_extras(request), json=body, timeout=request.timeout))
-    except (httpx.HTTPError, ValueError):  # another OpenAI-compatible server (LOCAL_BASE_URL): leave it unknown
-        return answer
-
-
-async def _acount_tokens(request: Request, answer: Answer) -> Answer:
-    import httpx
-
-    body = _count_body(answer)
-    if body is None:
-        return answer
-    try:
-        async with httpx.AsyncClient(timeout=request.timeout) as http:
-            return _counted(answer, await http.post(_extras(request), json=body))
-    except (httpx.HTTPError, ValueError):
-        return answer
-
-
 def _extras(request: Request) -> str:
     return str(request.base_url).rstrip("/").removesuffix("/v1") + "/extras/tokenize/count"
+
+
+async def _count_tokens(request: Request, reply: Reply) -> Reply:
+    """A streamed reply without usage, with its completion tokens counted by the engine's tokenizer."""
+    import httpx
+
+    if reply.usage.completion_tokens is not None or not reply.text:
+        return reply
+    try:
+        async with httpx.AsyncClient(timeout=request.timeout) as http:
+            response = await http.post(_extras(request), json={"input": reply.text + reply.reasoning})
+        count = response.json().get("count") if response.status_code == 200 else None
+    except (httpx.HTTPError, ValueError, AttributeError):  # another OpenAI-compatible server: leave it unknown
+        return reply
+    if not isinstance(count, int) or isinstance(count, bool):
+        return reply
+    usage = dataclasses.replace(reply.usage, completion_tokens=count)
+    return dataclasses.replace(reply, usage=usage, notes={**reply.notes, "usage_note": COUNT_NOTE})
 
 
 def _explain(exc: errors.LabError, state: local_engine.EngineState | None) -> errors.LabError:
@@ -80,25 +58,21 @@ def _explain(exc: errors.LabError, state: local_engine.EngineState | None) -> er
     return local_engine.died(state) or exc
 
 
-def complete(request: Request) -> Answer:
-    """One blocking call."""
-    request, state = resolve(request)
-    try:
-        return _count_tokens(request, openai_compat.complete(request))
-    except errors.LabError as exc:
-        raise _explain(exc, state) from exc
+class Local(OpenAICompatible):
+    """The bundled engine: found or started on demand, then spoken to over the OpenAI protocol."""
 
+    api = "local"
+    sdks = ("openai", "httpx")
+    prompt_cache = None
 
-async def acomplete(request: Request) -> Answer:
-    """One call without blocking the event loop (starting the engine runs in a thread)."""
-    request, state = await asyncio.to_thread(resolve, request)
-    try:
-        return await _acount_tokens(request, await openai_compat.acomplete(request))
-    except errors.LabError as exc:
-        raise _explain(exc, state) from exc
+    async def exchange(self, request: Request) -> Reply:
+        request, state = await asyncio.to_thread(resolve, request)  # starting the engine blocks: not on the loop
+        try:
+            return await _count_tokens(request, await super().exchange(request))
+        except errors.LabError as exc:
+            raise _explain(exc, state) from exc
 
-
-def list_models(request: Request) -> list[str]:
-    """Model ids the engine serves (starts it on demand, like asking)."""
-    request, _ = resolve(request)
-    return openai_compat.list_models(request)
+    async def models(self, request: Request) -> list[str]:
+        """Model ids the engine serves (starts it on demand, like asking)."""
+        request, _ = await asyncio.to_thread(resolve, request)
+        return await super().models(request)

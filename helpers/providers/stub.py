@@ -13,6 +13,7 @@ one of three recorded answers) with these fixes, none of them global:
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import random
 import time
@@ -20,8 +21,8 @@ import types
 from typing import Any
 
 from helpers import errors
-from helpers.answer import Answer, Usage
-from helpers.providers.base import Request, fill
+from helpers.answer import Reply, Usage
+from helpers.providers.base import Adapter, Request, whole_reply
 
 
 class _NoSleep:
@@ -77,30 +78,34 @@ def last_user_text(messages: list[dict[str, Any]]) -> str:
     raise errors.ConfigError("the stub provider needs a user message", hint="Ask it one of its Olympic questions.")
 
 
-def complete(request: Request) -> Answer:
-    """One recorded answer (no network, no delay)."""
-    answer, start = request.blank_answer(), time.perf_counter()
-    known = models()
-    if request.model not in known:
-        raise errors.UnknownModelError(f"stub has no recordings for '{request.model}'",
-                                       hint=f"Use one of: {', '.join('stub/' + m for m in known)}.")
-    response = _lookup(request.model, last_user_text(request.messages), request.params.get("seed"))
-    if response is None or not getattr(response, "choices", None):
-        raise errors.MalformedResponse(f"{request.spec}: stub-ai returned no answer")
-    choice = response.choices[0]
-    text = getattr(choice.message, "content", None) or ""
-    raw = getattr(response, "usage", None)
-    usage = Usage(prompt_tokens=getattr(raw, "prompt_tokens", None),
-                  completion_tokens=getattr(raw, "completion_tokens", None))
-    fill(answer, text, "", getattr(response, "model", None), getattr(choice, "finish_reason", None), usage)
-    answer.latency_s = time.perf_counter() - start
-    if request.on_text is not None:
-        answer.ttft_s = answer.latency_s
-        request.on_text(answer.text)
-    answer.extra["recorded"] = "stub-ai"
-    return answer
+class Stub(Adapter):
+    """stub-ai's recorded answers (no network, no delay)."""
 
+    api = "stub"
+    sdks = ("openai",)
+    params = frozenset({"seed"})
+    streaming = False
 
-async def acomplete(request: Request) -> Answer:
-    """The same as ``complete`` (it never blocks on I/O)."""
-    return complete(request)
+    def complete(self, request: Request) -> Reply:
+        """One recorded answer; nothing to wait for, so no event loop is involved."""
+        start = time.perf_counter()
+        known = models()
+        if request.model not in known:
+            raise errors.UnknownModelError(f"stub has no recordings for '{request.model}'",
+                                           hint=f"Use one of: {', '.join('stub/' + m for m in known)}.")
+        response = _lookup(request.model, last_user_text(request.messages), request.params.get("seed"))
+        if response is None or not getattr(response, "choices", None):
+            raise errors.MalformedResponse(f"{request.spec}: stub-ai returned no answer")
+        choice = response.choices[0]
+        raw = getattr(response, "usage", None)
+        usage = Usage(prompt_tokens=getattr(raw, "prompt_tokens", None),
+                      completion_tokens=getattr(raw, "completion_tokens", None))
+        reply = whole_reply(request, getattr(choice.message, "content", None) or "", "", getattr(response, "model", None),
+                            getattr(choice, "finish_reason", None), usage, start, {"recorded": "stub-ai"})
+        if request.on_text is not None:
+            request.on_text(reply.text)
+            reply = dataclasses.replace(reply, ttft_s=reply.latency_s)
+        return reply
+
+    async def exchange(self, request: Request) -> Reply:
+        return self.complete(request)

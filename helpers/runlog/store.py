@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from helpers import settings
-from helpers.answer import Answer, Emissions, Usage
+from helpers.answer import Answer, Cost, Emissions, Range, Reply, Usage
 from helpers.errors import ConfigError
 
 MIGRATIONS: list[tuple[str, str]] = [
@@ -264,15 +264,17 @@ def answer_from_row(row: sqlite3.Row | dict[str, Any]) -> Answer:
     """Rebuild an Answer from a calls row."""
     r = dict(row)
     request = json.loads(r.get("request") or "{}")
+    reply = Reply(text=r.get("text") or "", reasoning=r.get("reasoning") or "", model_reported=r.get("model_reported"),
+                  usage=Usage(**{f: r.get(f) for f in USAGE_FIELDS}), finish_reason=r.get("finish_reason"),
+                  incomplete=bool(r.get("incomplete")), latency_s=r.get("latency_s"), ttft_s=r.get("ttft_s"))
+    emissions = Emissions(tracker_g=r.get("tracker_g"), measured_g=r.get("measured_g"),
+                          measured_kwh=r.get("measured_kwh"),
+                          ecologits_g=Range.of(r.get("ecologits_g_min"), r.get("ecologits_g_max")),
+                          ecologits_kwh=Range.of(r.get("ecologits_kwh_min"), r.get("ecologits_kwh_max")))
     return Answer(
-        spec=r["spec"], provider=r["provider"], model=r["model"], text=r.get("text") or "",
-        reasoning=r.get("reasoning") or "", model_reported=r.get("model_reported"),
-        usage=Usage(**{f: r.get(f) for f in USAGE_FIELDS}),
-        latency_s=r.get("latency_s"), ttft_s=r.get("ttft_s"),
-        cost_usd=r.get("cost_usd"), cost_note=r.get("cost_note") or "",
-        emissions=Emissions(**{f: r.get(f) for f in EMISSION_FIELDS}),
+        spec=r["spec"], provider=r["provider"], model=r["model"], reply=reply,
+        cost=Cost(r.get("cost_usd"), r.get("cost_note") or ""), emissions=emissions,
         params=request.get("params", {}), messages=request.get("messages", []),
-        finish_reason=r.get("finish_reason"), incomplete=bool(r.get("incomplete")),
         error=r.get("error"), error_kind=r.get("error_kind"), cached=bool(r.get("cache_hit")),
         offline=bool(r.get("offline")), run_id=r.get("run_id"), call_id=r.get("id"),
         extra=json.loads(r.get("extra") or "{}"),
