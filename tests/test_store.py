@@ -1,11 +1,15 @@
 """The SQLite run log: exact schema, migrations, concurrent writers, cache lookups, no keys."""
 
+import re
 import sqlite3
 import subprocess
 import sys
 import threading
 
+import pytest
+
 from helpers.answer import Answer, Emissions, Usage
+from helpers.runlog import migrations
 from helpers.runlog import store as run_log
 
 EXPECTED_CALL_COLUMNS = [
@@ -29,12 +33,63 @@ def test_exact_schema_and_migrations(tmp_path):
     conn = s.connect()
     cols = [r[1] for r in conn.execute("PRAGMA table_info(calls)")]
     assert cols == EXPECTED_CALL_COLUMNS
-    assert [r[0] for r in conn.execute("SELECT name FROM migrations")] == [m[0] for m in run_log.MIGRATIONS]
+    assert [r[0] for r in conn.execute("SELECT name FROM migrations")] == [m[0] for m in migrations.MIGRATIONS]
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     s.close()
     run_log.Store(tmp_path / "log.db").connect()  # migrating twice is a no-op
     raw = sqlite3.connect(tmp_path / "log.db")
-    assert raw.execute("SELECT count(*) FROM migrations").fetchone()[0] == len(run_log.MIGRATIONS)
+    assert raw.execute("SELECT count(*) FROM migrations").fetchone()[0] == len(migrations.MIGRATIONS)
+
+
+EXPECTED_SCHEMA = [  # (type, name, SQL with whitespace collapsed); SQLite's own objects left out
+    ("index", "calls_by_hash", "CREATE INDEX calls_by_hash ON calls(request_hash) WHERE error IS NULL"),
+    ("index", "calls_by_run", "CREATE INDEX calls_by_run ON calls(run_id, cell)"),
+    ("index", "calls_one_answer_per_cell", ("CREATE UNIQUE INDEX calls_one_answer_per_cell ON calls(run_id, cell) "
+                                           "WHERE cell IS NOT NULL AND error IS NULL")),
+    ("table", "calls", ("CREATE TABLE calls (id INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL REFERENCES "
+                       "runs(id), cell TEXT, created_at TEXT NOT NULL, spec TEXT NOT NULL, provider TEXT NOT NULL, "
+                       "model TEXT NOT NULL, model_reported TEXT, request TEXT NOT NULL, request_hash TEXT NOT NULL, "
+                       "text TEXT, reasoning TEXT, finish_reason TEXT, incomplete INTEGER NOT NULL DEFAULT 0, "
+                       "prompt_tokens INTEGER, completion_tokens INTEGER, cached_tokens INTEGER, reasoning_tokens "
+                       "INTEGER, cache_write_tokens INTEGER, latency_s REAL, ttft_s REAL, cost_usd REAL, cost_note "
+                       "TEXT, tracker_g REAL, ecologits_g_min REAL, ecologits_g_max REAL, ecologits_kwh_min REAL, "
+                       "ecologits_kwh_max REAL, measured_g REAL, measured_kwh REAL, error TEXT, error_kind TEXT, "
+                       "cache_hit INTEGER NOT NULL DEFAULT 0, offline INTEGER NOT NULL DEFAULT 0, extra TEXT)")),
+    ("table", "migrations", "CREATE TABLE migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"),
+    ("table", "runs", ("CREATE TABLE runs (id TEXT PRIMARY KEY, kind TEXT NOT NULL, created_at TEXT NOT NULL, "
+                      "label TEXT, config TEXT)")),
+]
+
+
+def test_exact_schema_every_table_and_index(tmp_path):
+    conn = run_log.Store(tmp_path / "log.db").connect()
+    rows = conn.execute("SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL "
+                        "AND name NOT LIKE 'sqlite_%' ORDER BY type, name")
+    schema = [(t, n, re.sub(r"\s+", " ", sql).replace("( ", "(").replace(" )", ")")) for t, n, sql in rows]
+    assert schema == EXPECTED_SCHEMA
+
+
+def test_migrations_are_numbered_functions_applied_once_in_order(tmp_path):
+    names = [name for name, _ in migrations.MIGRATIONS]
+    assert names == sorted(names) and len(set(names)) == len(names)
+    assert all(re.fullmatch(r"\d{3}_[a-z_]+", n) and callable(f) for n, f in migrations.MIGRATIONS)
+    conn = sqlite3.connect(tmp_path / "m.db", isolation_level=None)
+    assert migrations.migrate(conn) == names
+    assert migrations.migrate(conn) == []  # already recorded: nothing runs again
+
+
+def test_a_failed_migration_leaves_nothing_half_done(tmp_path, monkeypatch):
+    def broken(conn):
+        conn.execute("CREATE TABLE half (x)")
+        raise sqlite3.OperationalError("boom")
+
+    monkeypatch.setattr(migrations, "MIGRATIONS", [*migrations.MIGRATIONS, ("999_broken", broken)])
+    conn = sqlite3.connect(tmp_path / "m.db", isolation_level=None)
+    with pytest.raises(sqlite3.OperationalError, match="boom"):
+        migrations.migrate(conn)
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert "half" not in tables and "calls" in tables
+    assert [r[0] for r in conn.execute("SELECT name FROM migrations")] == ["001_initial"]
 
 
 def test_log_and_read_back(tmp_path):

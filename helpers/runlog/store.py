@@ -1,8 +1,8 @@
 """The run log: an embedded SQLite database of every call (success or error), and the response cache.
 
 WAL mode, one connection per thread, short write transactions: safe with concurrent writers (threads or
-processes). Schema changes are numbered, append-only migrations recorded in ``migrations``. Keys are never
-written: requests hold messages and parameters only. Readable with plain ``sqlite3``.
+processes). The schema is built by numbered, append-only migrations (``helpers.runlog.migrations``). Keys
+are never written: requests hold messages and parameters only. Readable with plain ``sqlite3``.
 """
 
 from __future__ import annotations
@@ -20,59 +20,7 @@ from typing import Any
 from helpers import settings
 from helpers.answer import Answer, Emissions, Usage
 from helpers.errors import ConfigError
-
-MIGRATIONS: list[tuple[str, str]] = [
-    ("001_initial", """
-        CREATE TABLE runs (
-            id TEXT PRIMARY KEY,
-            kind TEXT NOT NULL,
-            created_at TEXT NOT NULL,
-            label TEXT,
-            config TEXT
-        );
-        CREATE TABLE calls (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            run_id TEXT NOT NULL REFERENCES runs(id),
-            cell TEXT,
-            created_at TEXT NOT NULL,
-            spec TEXT NOT NULL,
-            provider TEXT NOT NULL,
-            model TEXT NOT NULL,
-            model_reported TEXT,
-            request TEXT NOT NULL,
-            request_hash TEXT NOT NULL,
-            text TEXT,
-            reasoning TEXT,
-            finish_reason TEXT,
-            incomplete INTEGER NOT NULL DEFAULT 0,
-            prompt_tokens INTEGER,
-            completion_tokens INTEGER,
-            cached_tokens INTEGER,
-            reasoning_tokens INTEGER,
-            cache_write_tokens INTEGER,
-            latency_s REAL,
-            ttft_s REAL,
-            cost_usd REAL,
-            cost_note TEXT,
-            tracker_g REAL,
-            ecologits_g_min REAL,
-            ecologits_g_max REAL,
-            ecologits_kwh_min REAL,
-            ecologits_kwh_max REAL,
-            measured_g REAL,
-            measured_kwh REAL,
-            error TEXT,
-            error_kind TEXT,
-            cache_hit INTEGER NOT NULL DEFAULT 0,
-            offline INTEGER NOT NULL DEFAULT 0,
-            extra TEXT
-        );
-        CREATE INDEX calls_by_run ON calls(run_id, cell);
-        CREATE INDEX calls_by_hash ON calls(request_hash) WHERE error IS NULL;
-        CREATE UNIQUE INDEX calls_one_answer_per_cell ON calls(run_id, cell)
-            WHERE cell IS NOT NULL AND error IS NULL;
-    """),
-]
+from helpers.runlog import migrations
 
 USAGE_FIELDS = ("prompt_tokens", "completion_tokens", "cached_tokens", "reasoning_tokens", "cache_write_tokens")
 EMISSION_FIELDS = ("tracker_g", "ecologits_g_min", "ecologits_g_max", "ecologits_kwh_min", "ecologits_kwh_max",
@@ -137,7 +85,7 @@ class Store:
             _use_wal(conn)
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA foreign_keys=ON")
-            self._migrate(conn)
+            migrations.migrate(conn)
         except sqlite3.OperationalError as exc:
             if "locked" in str(exc):  # another process held it for long: not a setting to fix
                 raise
@@ -150,23 +98,6 @@ class Store:
         return ConfigError(f"the run log {self.path} cannot be opened: {exc}",
                            hint="Point LLMLAB_DB at a SQLite file in a folder you can write to, or unset it "
                                 "(runs/llmlab.db); move a damaged file aside.")
-
-    def _migrate(self, conn: sqlite3.Connection) -> None:
-        conn.execute("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
-        done = {r[0] for r in conn.execute("SELECT name FROM migrations")}
-        for name, sql in MIGRATIONS:
-            if name in done:
-                continue
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                if conn.execute("SELECT 1 FROM migrations WHERE name=?", (name,)).fetchone() is None:
-                    for statement in filter(str.strip, sql.split(";")):
-                        conn.execute(statement)
-                    conn.execute("INSERT INTO migrations VALUES (?, ?)", (name, now_iso()))
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
