@@ -159,3 +159,35 @@ def test_no_key_is_stored(tmp_path, monkeypatch):
     s = run_log.Store(tmp_path / "log.db")
     s.log(answer(), request_hash="h")
     assert secret.encode() not in (tmp_path / "log.db").read_bytes()
+
+
+def test_one_cache_policy_nth_newest_original_from_other_runs(tmp_path):
+    s = run_log.Store(tmp_path / "log.db")
+    older, newer, mine = s.new_run("compare"), s.new_run("compare"), s.new_run("compare")
+    s.log(answer(text="first"), request_hash="h", run_id=older)
+    s.log(answer(text="second"), request_hash="h", run_id=newer)
+    s.log(answer(text="second"), request_hash="h", run_id=mine, cell="m|p|0", cache_hit=True)  # a served copy
+    s.log(answer(text="own"), request_hash="h", run_id=mine, cell="m|p|1")
+    assert s.cached("h").text == "own"  # ask: the newest original, copies never count
+    assert [s.cached("h", nth=n, exclude_run=mine).text for n in (0, 1)] == ["second", "first"]
+    assert s.cached("h", nth=2, exclude_run=mine) is None  # no third distinct sample
+    assert s.cached("other") is None
+    with pytest.raises(ValueError):
+        s.cached("h", nth=-1)
+
+
+def test_calls_take_typed_filters_not_sql(tmp_path):
+    s = run_log.Store(tmp_path / "log.db")
+    run = s.new_run("compare")
+    s.log(answer(), request_hash="a", run_id=run, cell="m|p|0")
+    s.log(answer(text="", error="x", error_kind="auth"), request_hash="b", run_id=run, cell="m|q|0")
+    s.log(answer(text="copy"), request_hash="a", run_id=run, cell="m|q|0", cache_hit=True)
+    s.log(answer(text="elsewhere"), request_hash="c")
+    assert [r["cell"] for r in s.calls(run, ok=True)] == ["m|p|0", "m|q|0"]
+    assert [r["error_kind"] for r in s.calls(run, ok=False)] == ["auth"]
+    assert [r["text"] for r in s.calls(run, cache_hit=False)] == ["4", ""]
+    assert [r["text"] for r in s.calls(run, cell="m|q|0")] == ["", "copy"]
+    assert [a.text for a in s.answers(run, cell="m|q|0", ok=True)] == ["copy"] and len(s.calls()) == 4
+    assert s.cell_answer(run, "m|q|0").text == "copy" and s.cell_answer(run, "m|z|0") is None
+    assert s.call_counts(run) == (3, 1)
+    assert s.calls(run, cell="m|p|0' OR '1'='1") == []  # values are bound, never spliced into SQL

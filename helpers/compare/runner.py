@@ -60,15 +60,6 @@ def run_blocking(coro: Coroutine[Any, Any, Any]) -> Any:
         raise
 
 
-def cached_sample(store: run_log.Store, request_hash: str, nth: int, exclude_run: str) -> Answer | None:
-    """The ``nth`` newest original (not itself cached) successful answer to a request, from other runs."""
-    row = store.connect().execute(
-        "SELECT * FROM calls WHERE request_hash=? AND error IS NULL AND incomplete=0 AND text != '' "
-        "AND cache_hit=0 AND run_id != ? ORDER BY id DESC LIMIT 1 OFFSET ?",
-        (request_hash, exclude_run, nth)).fetchone()
-    return run_log.answer_from_row(row) if row else None
-
-
 class Runner:
     """Runs the missing cells of one run (a new one, or one being resumed)."""
 
@@ -78,7 +69,7 @@ class Runner:
         self.progress, self.out = progress, out or sys.stdout
         self.outcome = Outcome(run_id)
         self.budget = RunBudget(config.max_usd, config.max_gco2e)
-        self.budget.add_spent(store.calls(run_id, where="cache_hit=0"))
+        self.budget.add_spent(store.answers(run_id, cache_hit=False))
         self._bar: Any = None
 
     def todo(self) -> list[tuple[Cell, bool, bool]]:
@@ -112,16 +103,12 @@ class Runner:
             if self.outcome.stopped:
                 self.outcome.not_run += 1
                 return
-            answer = await self._answer(cell) if ask else self._stored(cell.key)
+            answer = await self._answer(cell) if ask else self.store.cell_answer(self.run_id, cell.key)
             if judge and answer is not None and answer.ok and not self.outcome.stopped:
                 await self._judge(cell, answer)
         self._bar.update(1)
         if self.progress:
             self._bar.set_postfix(errors=self.outcome.errors, cached=self.outcome.cached, refresh=False)
-
-    def _stored(self, key: str) -> Answer | None:
-        rows = self.store.calls(self.run_id, where="cell=? AND error IS NULL", args=(key,))
-        return run_log.answer_from_row(rows[-1]) if rows else None
 
     async def _call(self, spec: str, prompt: str, system: str | None, key: str, nth: int,
                     params: dict[str, Any]) -> Answer | None:
@@ -129,7 +116,7 @@ class Runner:
         if not (self.config.use_cache or self.budget.active):  # ask_async prepares the request itself
             return await self._send(spec, prompt, system, key, params)
         prepared = llm.prepare(spec, prompt, system, **params)
-        hit = cached_sample(self.store, prepared.hash, nth, self.run_id) if self.config.use_cache else None
+        hit = self.store.cached(prepared.hash, nth=nth, exclude_run=self.run_id) if self.config.use_cache else None
         if hit is not None:
             llm.as_cached(hit, prepared)
             self.store.log(hit, request_hash=prepared.hash, run_id=self.run_id, cell=key, cache_hit=True)

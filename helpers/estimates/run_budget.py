@@ -15,7 +15,6 @@ from helpers import catalog
 from helpers import spec as specs
 from helpers.answer import Answer, Usage
 from helpers.errors import ConfigError
-from helpers.runlog.store import answer_from_row
 
 
 def _limit(name: str, value: float | None) -> float | None:
@@ -58,10 +57,9 @@ class RunBudget:
                                   hint="Drop that model, add its parameter count to assets/models.yaml, or drop "
                                        "the --max-gco2e limit.")
 
-    def add_spent(self, rows: Iterable[dict[str, Any]]) -> None:
+    def add_spent(self, answers: Iterable[Answer]) -> None:
         """Count what earlier calls of this run spent (resume)."""
-        for row in rows:
-            a = answer_from_row(row)
+        for a in answers:
             self.spent_usd += a.cost_usd or 0.0
             self.spent_g += a.g_co2e or 0.0
 

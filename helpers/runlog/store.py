@@ -162,24 +162,58 @@ class Store:
         answer.run_id, answer.call_id = run_id, cur.lastrowid
         return cur.lastrowid
 
-    def cached(self, request_hash: str) -> Answer | None:
-        """The newest successful, complete answer to exactly this request, or None."""
+    def cached(self, request_hash: str, *, nth: int = 0, exclude_run: str | None = None) -> Answer | None:
+        """The cache's one policy: the ``nth`` newest (0: the newest) *original* answer to exactly this request.
+
+        Original: successful, complete (not cut short), with text, and not itself served from the cache
+        (copies would make one answer count as several samples). ``exclude_run`` leaves out one run's rows,
+        so the repeats of a comparison (``nth`` = repeat number) reuse distinct earlier answers, from other
+        runs. None when there is no such answer.
+        """
+        if isinstance(nth, bool) or not isinstance(nth, int) or nth < 0:
+            raise ValueError(f"nth={nth!r}: a whole number ≥ 0")
         row = self.connect().execute(
             "SELECT * FROM calls WHERE request_hash=? AND error IS NULL AND incomplete=0 AND text != '' "
-            "ORDER BY id DESC LIMIT 1", (request_hash,)).fetchone()
+            "AND cache_hit=0 AND run_id IS NOT ? ORDER BY id DESC LIMIT 1 OFFSET ?",
+            (request_hash, exclude_run, nth)).fetchone()
         return answer_from_row(row) if row else None
 
-    def calls(self, run_id: str | None = None, where: str = "", args: tuple = ()) -> list[dict[str, Any]]:
-        """Rows of the calls table (optionally of one run) as dicts, oldest first."""
-        clauses, params = [], []
+    def calls(self, run_id: str | None = None, *, cell: str | None = None, ok: bool | None = None,
+              cache_hit: bool | None = None) -> list[dict[str, Any]]:
+        """Rows of the calls table as dicts, oldest first. Filters (None: any): ``run_id``, ``cell``,
+        ``ok`` (True: no error; False: failed) and ``cache_hit`` (True: served from the cache)."""
+        clauses: list[str] = []
+        params: list[Any] = []
         if run_id:
             clauses.append("run_id=?")
             params.append(run_id)
-        if where:
-            clauses.append(f"({where})")
-            params.extend(args)
+        if cell is not None:
+            clauses.append("cell=?")
+            params.append(cell)
+        if ok is not None:
+            clauses.append("error IS NULL" if ok else "error IS NOT NULL")
+        if cache_hit is not None:
+            clauses.append("cache_hit=?")
+            params.append(int(cache_hit))
         sql = "SELECT * FROM calls" + (" WHERE " + " AND ".join(clauses) if clauses else "") + " ORDER BY id"
         return [dict(r) for r in self.connect().execute(sql, params)]
+
+    def answers(self, run_id: str | None = None, *, cell: str | None = None, ok: bool | None = None,
+                cache_hit: bool | None = None) -> list[Answer]:
+        """The same rows as ``calls`` (same filters), rebuilt as Answers."""
+        return [answer_from_row(r) for r in self.calls(run_id, cell=cell, ok=ok, cache_hit=cache_hit)]
+
+    def cell_answer(self, run_id: str, cell: str) -> Answer | None:
+        """The successful answer a run holds for a cell (at most one), or None."""
+        row = self.connect().execute("SELECT * FROM calls WHERE run_id=? AND cell=? AND error IS NULL "
+                                     "ORDER BY id DESC LIMIT 1", (run_id, cell)).fetchone()
+        return answer_from_row(row) if row else None
+
+    def call_counts(self, run_id: str) -> tuple[int, int]:
+        """(calls, failed calls) of a run."""
+        calls, failed = self.connect().execute(
+            "SELECT count(*), count(error) FROM calls WHERE run_id=?", (run_id,)).fetchone()
+        return int(calls), int(failed)
 
     def answered_cells(self, run_id: str) -> set[str]:
         """Cells of a run that already hold a successful answer (for resume)."""
