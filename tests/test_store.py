@@ -1,5 +1,6 @@
 """The SQLite run log: exact schema, migrations, concurrent writers, cache lookups, no keys."""
 
+import json
 import re
 import sqlite3
 import subprocess
@@ -117,6 +118,20 @@ def test_request_hash_ignores_transport_settings():
     assert run_log.request_hash("openai", "x", m, {"temperature": 0, "stream": True, "timeout": 5}) == \
         run_log.request_hash("openai", "x", m, {"temperature": 0})
     assert run_log.request_hash("openai", "x", m, {"temperature": 0}) != run_log.request_hash("openai", "x", m, {})
+
+
+def test_transport_settings_are_one_list_for_the_cache_key_and_the_run_log(tmp_path):
+    from helpers import llm
+    from helpers.spec import TRANSPORT_PARAMS
+
+    assert set(TRANSPORT_PARAMS) == {"stream", "timeout", "max_retries"}
+    plain = llm.prepare("openai/gpt-4o-mini", "hi", temperature=0)
+    moved = llm.prepare("openai/gpt-4o-mini", "hi", temperature=0, stream=True, timeout=5, max_retries=7)
+    assert moved.hash == plain.hash  # max_retries used to change the cache key
+    assert moved.request.blank_answer().params == {"temperature": 0}  # … and none is recorded in the run log
+    s = run_log.Store(tmp_path / "log.db")
+    s.log(moved.request.blank_answer(), request_hash=moved.hash)
+    assert json.loads(s.calls()[0]["request"])["params"] == {"temperature": 0}
 
 
 def test_one_answer_per_cell(tmp_path):

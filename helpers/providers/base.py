@@ -17,6 +17,7 @@ from helpers import errors
 from helpers.answer import Answer, Usage
 from helpers.catalog import Provider
 from helpers.keys import redact
+from helpers.spec import answer_params
 
 
 @dataclass
@@ -53,12 +54,9 @@ class Request:
                       offline=self.provider.local or self.provider.offline)
 
 
-TRANSPORT = ("timeout", "max_retries")
-
-
 def public_params(params: dict[str, Any]) -> dict[str, Any]:
-    """Parameters as recorded in the run log (transport settings left out)."""
-    return {k: v for k, v in params.items() if k not in TRANSPORT and v is not None}
+    """Parameters as recorded in the run log (transport settings, ``spec.TRANSPORT_PARAMS``, left out)."""
+    return answer_params(params)
 
 
 _THINK = re.compile(r"^\s*<think>(.*?)(?:</think>|$)", re.DOTALL)

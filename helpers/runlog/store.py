@@ -21,11 +21,11 @@ from helpers import settings
 from helpers.answer import Answer, Emissions, Usage
 from helpers.errors import ConfigError
 from helpers.runlog import migrations
+from helpers.spec import answer_params
 
 USAGE_FIELDS = ("prompt_tokens", "completion_tokens", "cached_tokens", "reasoning_tokens", "cache_write_tokens")
 EMISSION_FIELDS = ("tracker_g", "ecologits_g_min", "ecologits_g_max", "ecologits_kwh_min", "ecologits_kwh_max",
                    "measured_g", "measured_kwh")
-UNCACHED_PARAMS = ("stream", "timeout")
 
 
 def _use_wal(conn: sqlite3.Connection, attempts: int = 100) -> None:
@@ -47,9 +47,9 @@ def now_iso() -> str:
 
 
 def request_hash(provider: str, model: str, messages: list[dict[str, Any]], params: dict[str, Any]) -> str:
-    """The cache key: the full request (provider, model, messages, parameters) minus transport settings."""
-    body = {"provider": provider, "model": model, "messages": messages,
-            "params": {k: v for k, v in sorted(params.items()) if k not in UNCACHED_PARAMS and v is not None}}
+    """The cache key: the full request (provider, model, messages, parameters) minus transport settings
+    (``helpers.spec.TRANSPORT_PARAMS``)."""
+    body = {"provider": provider, "model": model, "messages": messages, "params": answer_params(params)}
     return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
 
 
