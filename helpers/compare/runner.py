@@ -24,8 +24,8 @@ from helpers import llm
 from helpers.answer import Answer
 from helpers.compare.config import Cell, CompareConfig, Outcome, check_budget, load_config, make_config, start
 from helpers.compare.puzzles import Puzzle, PuzzleSet
-from helpers.errors import ConfigError
-from helpers.estimates.run_budget import RunBudget
+from helpers.errors import BudgetExceeded, ConfigError
+from helpers.estimates.budget import Budget
 from helpers.runlog import store as run_log
 
 _loop: tuple[int, asyncio.AbstractEventLoop] | None = None  # (pid, loop): a forked child makes its own
@@ -60,6 +60,11 @@ def run_blocking(coro: Coroutine[Any, Any, Any]) -> Any:
         raise
 
 
+def cell_label(key: str) -> str:
+    """A cell key as words: ``openai/gpt-4.1-mini|coins|0`` → ``openai/gpt-4.1-mini on coins, repeat 0``."""
+    return key.replace("|", " on ", 1).replace("|", ", repeat ")
+
+
 class Runner:
     """Runs the missing cells of one run (a new one, or one being resumed)."""
 
@@ -68,7 +73,7 @@ class Runner:
         self.config, self.run_id, self.store = config, run_id, store
         self.progress, self.out = progress, out or sys.stdout
         self.outcome = Outcome(run_id)
-        self.budget = RunBudget(config.max_usd, config.max_gco2e)
+        self.budget = Budget(usd=config.max_usd, gco2e=config.max_gco2e, scope="run")
         self.budget.add_spent(store.answers(run_id, cache_hit=False))
         self._bar: Any = None
 
@@ -87,7 +92,7 @@ class Runner:
         from tqdm.auto import tqdm
 
         work = self.todo()
-        limits = {c.provider: asyncio.Semaphore(self.config.limit_for(c.provider)) for c, _, _ in work}
+        limits = {name: asyncio.Semaphore(self.config.limit_for(name)) for name in {c.provider for c, _, _ in work}}
         everyone = asyncio.Semaphore(self.config.concurrency)
         self._bar = tqdm(total=len(work), desc=f"compare {self.run_id}", unit="cell", file=sys.stderr,
                          disable=not self.progress, leave=False)
@@ -112,9 +117,8 @@ class Runner:
 
     async def _call(self, spec: str, prompt: str, system: str | None, key: str, nth: int,
                     params: dict[str, Any]) -> Answer | None:
-        """One call through the cache and the budget; None when the budget stopped the run."""
-        if not (self.config.use_cache or self.budget.active):  # ask_async prepares the request itself
-            return await self._send(spec, prompt, system, key, params)
+        """One call: prepared once, then the cache, the run's budget and the one call path (``llm``), which
+        checks the session budget and logs the answer as it lands. None when the run's budget stopped it."""
         prepared = llm.prepare(spec, prompt, system, **params)
         hit = self.store.cached(prepared.hash, nth=nth, exclude_run=self.run_id) if self.config.use_cache else None
         if hit is not None:
@@ -122,18 +126,15 @@ class Runner:
             self.store.log(hit, request_hash=prepared.hash, run_id=self.run_id, cell=key, cache_hit=True)
             self.outcome.cached += 1
             return hit
-        stop = self.budget.reserve(key, prepared.request)
-        if stop:
-            self._stop(stop)
+        try:
+            worst = self.budget.admit(key, prepared.request, label=cell_label(key))
+        except BudgetExceeded as exc:
+            self._stop(str(exc))
             return None
-        return await self._send(spec, prompt, system, key, params)
-
-    async def _send(self, spec: str, prompt: str, system: str | None, key: str, params: dict[str, Any]) -> Answer:
-        """The call itself (logged by ask_async as it lands); what it cost goes to the budget."""
         answer = None
         try:
-            answer = await llm.ask_async(spec, prompt, system=system, use_cache=False, run_id=self.run_id,
-                                         cell=key, store=self.store, **params)
+            answer = await llm.ask_prepared_async(prepared, use_cache=False, run_id=self.run_id, cell=key,
+                                                  store=self.store, worst=worst)
         finally:
             self.budget.settle(key, answer)
         self.outcome.sent += 1
