@@ -16,7 +16,7 @@ from helpers.runlog import store as run_log
 from helpers.runlog.totals import GROUPS, summary
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("report", help="tokens, cost and emissions per provider, model and day",
                        description="Sum the run log: calls, tokens, dollars and grams CO2e by method (tracker "
                                    "factor, EcoLogits range, CodeCarbon measurement) per provider, model and "
@@ -51,7 +51,7 @@ def groups(value: str) -> list[str]:
     return chosen
 
 
-def _tokens(v: Any) -> str:
+def _tokens(v: float | None) -> str:
     return "0" if not v else f"{int(v):,}"
 
 

@@ -18,7 +18,7 @@ import os
 import sys
 import threading
 from collections.abc import Coroutine, Sequence
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 from helpers import llm
 from helpers.answer import Answer
@@ -27,6 +27,13 @@ from helpers.compare.puzzles import Puzzle, PuzzleSet
 from helpers.errors import BudgetExceeded, ConfigError
 from helpers.estimates.budget import Budget
 from helpers.runlog import store as run_log
+
+if TYPE_CHECKING:
+    from tqdm.auto import tqdm
+
+    from helpers.compare.results import Comparison
+
+T = TypeVar("T")
 
 _loop: tuple[int, asyncio.AbstractEventLoop] | None = None  # (pid, loop): a forked child makes its own
 _loop_lock = threading.Lock()
@@ -47,7 +54,7 @@ def background_loop() -> asyncio.AbstractEventLoop:
         return _loop[1]
 
 
-def run_blocking(coro: Coroutine[Any, Any, Any]) -> Any:
+def run_blocking(coro: Coroutine[Any, Any, T]) -> T:
     """Run a coroutine on the background loop and wait for it (from plain code or a notebook cell).
 
     Ctrl-C cancels the run; what was answered is already in the run log, so ``resume`` finishes it.
@@ -75,7 +82,7 @@ class Runner:
         self.outcome = Outcome(run_id)
         self.budget = Budget(usd=config.max_usd, gco2e=config.max_gco2e, scope="run")
         self.budget.add_spent(store.answers(run_id, cache_hit=False))
-        self._bar: Any = None
+        self._bar: tqdm[Any] | None = None
 
     def todo(self) -> list[tuple[Cell, bool, bool]]:
         """(cell, needs an answer, needs a verdict) for every cell that is not finished."""
@@ -94,12 +101,12 @@ class Runner:
         work = self.todo()
         limits = {name: asyncio.Semaphore(self.config.limit_for(name)) for name in {c.provider for c, _, _ in work}}
         everyone = asyncio.Semaphore(self.config.concurrency)
-        self._bar = tqdm(total=len(work), desc=f"compare {self.run_id}", unit="cell", file=sys.stderr,
-                         disable=not self.progress, leave=False)
+        self._bar = bar = tqdm(total=len(work), desc=f"compare {self.run_id}", unit="cell", file=sys.stderr,
+                               disable=not self.progress, leave=False)
         try:
             await asyncio.gather(*(self._one(c, ask, judge, limits[c.provider], everyone) for c, ask, judge in work))
         finally:
-            self._bar.close()
+            bar.close()
         return self.outcome
 
     async def _one(self, cell: Cell, ask: bool, judge: bool, mine: asyncio.Semaphore,
@@ -111,6 +118,8 @@ class Runner:
             answer = await self._answer(cell) if ask else self.store.cell_answer(self.run_id, cell.key)
             if judge and answer is not None and answer.ok and not self.outcome.stopped:
                 await self._judge(cell, answer)
+        if self._bar is None:
+            return
         self._bar.update(1)
         if self.progress:
             self._bar.set_postfix(errors=self.outcome.errors, cached=self.outcome.cached, refresh=False)
@@ -162,7 +171,7 @@ class Runner:
 
 
 async def run_async(config: CompareConfig, *, run_id: str | None = None, store: run_log.Store | None = None,
-                    progress: bool = True, out: IO[str] | None = None) -> Any:
+                    progress: bool = True, out: IO[str] | None = None) -> Comparison:
     """Run (or continue) a comparison; prints ``run id: …`` first; returns the results (helpers.compare.results)."""
     from helpers.compare import results
 
@@ -176,14 +185,14 @@ async def run_async(config: CompareConfig, *, run_id: str | None = None, store: 
 
 def compare(models: Sequence[str], puzzles: str | PuzzleSet | Sequence[Puzzle] = "course", *,
             progress: bool = True, store: run_log.Store | None = None, out: IO[str] | None = None,
-            **options: Any) -> Any:
+            **options: Any) -> Comparison:
     """Compare models on puzzles (blocking; works in notebooks too). Options as in ``make_config``."""
     config = make_config(models, puzzles, **options)
     return run_blocking(run_async(config, store=store, progress=progress, out=out))
 
 
 def resume(run_id: str, *, progress: bool = True, store: run_log.Store | None = None, out: IO[str] | None = None,
-           **overrides: Any) -> Any:
+           **overrides: Any) -> Comparison:
     """Ask only the missing cells of a stored run. Overrides: concurrency, per_provider, use_cache, budgets."""
     store = store or run_log.default()
     config = load_config(run_id, store)

@@ -222,20 +222,21 @@ class Store:
         return {r[0] for r in rows}
 
     def integrity_ok(self) -> bool:
-        return self.connect().execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        return bool(self.connect().execute("PRAGMA integrity_check").fetchone()[0] == "ok")
 
 
 def answer_from_row(row: sqlite3.Row | dict[str, Any]) -> Answer:
     """Rebuild an Answer from a calls row."""
-    r = dict(row)
+    r: dict[str, Any] = dict(row)
     request = json.loads(r.get("request") or "{}")
+    grams: dict[str, Any] = {f: r.get(f) for f in EMISSION_FIELDS}
     return Answer(
         spec=r["spec"], provider=r["provider"], model=r["model"], text=r.get("text") or "",
         reasoning=r.get("reasoning") or "", model_reported=r.get("model_reported"),
         usage=Usage(**{f: r.get(f) for f in USAGE_FIELDS}),
         latency_s=r.get("latency_s"), ttft_s=r.get("ttft_s"),
         cost_usd=r.get("cost_usd"), cost_note=r.get("cost_note") or "",
-        emissions=Emissions(**{f: r.get(f) for f in EMISSION_FIELDS}),
+        emissions=Emissions(**grams),
         params=request.get("params", {}), messages=request.get("messages", []),
         finish_reason=r.get("finish_reason"), incomplete=bool(r.get("incomplete")),
         error=r.get("error"), error_kind=r.get("error_kind"), cached=bool(r.get("cache_hit")),
