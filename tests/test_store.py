@@ -206,3 +206,25 @@ def test_calls_take_typed_filters_not_sql(tmp_path):
     assert s.cell_answer(run, "m|q|0").text == "copy" and s.cell_answer(run, "m|z|0") is None
     assert s.call_counts(run) == (3, 1)
     assert s.calls(run, cell="m|p|0' OR '1'='1") == []  # values are bound, never spliced into SQL
+
+
+def test_only_the_runlog_package_speaks_sql():
+    import ast
+    from pathlib import Path
+
+    sql = re.compile(r"\b(SELECT\s.+\sFROM|INSERT (OR \w+ )?INTO|UPDATE \w+ SET|DELETE FROM|CREATE (TABLE|INDEX)|PRAGMA)\b")
+    package = Path(run_log.__file__).resolve().parents[1]
+    found = []
+    for path in sorted(package.rglob("*.py")):
+        if "runlog" in path.relative_to(package).parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                names = [a.name for a in node.names] + [getattr(node, "module", None) or ""]
+                found += [f"{path.name}: imports sqlite3" for n in names if n.split(".")[0] == "sqlite3"]
+            elif isinstance(node, ast.Call) and getattr(node.func, "attr", "") in ("execute", "executemany",
+                                                                                    "executescript"):
+                found.append(f"{path.name}:{node.lineno}: .{node.func.attr}(…)")  # type: ignore[attr-defined]
+            elif isinstance(node, ast.Constant) and isinstance(node.value, str) and sql.search(node.value):
+                found.append(f"{path.name}:{node.lineno}: {node.value[:40]!r}")
+    assert found == []
