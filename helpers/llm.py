@@ -204,9 +204,7 @@ class _Call:
     hit: Answer | None
 
 
-def _begin(spec: str | specs.ModelSpec, prompt: Any, system: str | None, on_text: Callable[[str], None] | None,
-           params: dict[str, Any], store: run_log.Store | None, use_cache: bool) -> _Call:
-    prepared = prepare(spec, prompt, system, on_text, **params)
+def _begin(prepared: Prepared, store: run_log.Store | None, use_cache: bool) -> _Call:
     store = store or run_log.default()
     store.connect()  # a run log that cannot be written fails now, not after a paid call
     started = time.perf_counter()
@@ -214,11 +212,11 @@ def _begin(spec: str | specs.ModelSpec, prompt: Any, system: str | None, on_text
     return _Call(prepared, store, started, as_cached(hit, prepared) if hit is not None else None)
 
 
-def _admit(prepared: Prepared) -> Request:
+def _admit(prepared: Prepared, worst: budget.WorstCase | None = None) -> Request:
     """The request, once its key and the session budget allow it (raises the LabError that says why not)."""
     if prepared.key_error:
         raise prepared.key_error
-    budget.admit(prepared.request)
+    budget.admit(prepared.request, worst=worst)
     return prepared.request
 
 
@@ -226,7 +224,7 @@ def ask(spec: str | specs.ModelSpec, prompt: Any = None, *, system: str | None =
         run_id: str | None = None, cell: str | None = None, store: run_log.Store | None = None,
         raise_errors: bool = False, on_text: Callable[[str], None] | None = None, **params: Any) -> Answer:
     """Ask one model. Returns an Answer (``answer.error`` set on failure, unless ``raise_errors``)."""
-    call = _begin(spec, prompt, system, on_text, params, store, use_cache)
+    call = _begin(prepare(spec, prompt, system, on_text, **params), store, use_cache)
     if call.hit is not None:
         return _finish(call.prepared, call.hit, call.started, call.store, run_id, cell, cache_hit=True)
     try:
@@ -244,11 +242,22 @@ async def ask_async(spec: str | specs.ModelSpec, prompt: Any = None, *, system: 
                     store: run_log.Store | None = None, raise_errors: bool = False,
                     on_text: Callable[[str], None] | None = None, **params: Any) -> Answer:
     """The same as ``ask`` for asyncio code (fan-out with ``asyncio.gather``)."""
-    call = _begin(spec, prompt, system, on_text, params, store, use_cache)
+    return await ask_prepared_async(prepare(spec, prompt, system, on_text, **params), use_cache=use_cache,
+                                    run_id=run_id, cell=cell, store=store, raise_errors=raise_errors)
+
+
+async def ask_prepared_async(prepared: Prepared, *, use_cache: bool = True, run_id: str | None = None,
+                             cell: str | None = None, store: run_log.Store | None = None, raise_errors: bool = False,
+                             worst: budget.WorstCase | None = None) -> Answer:
+    """``ask_async`` for a request already made by ``prepare`` (the comparison runner prepares each cell once).
+
+    ``worst``: the call's worst case when the caller already computed it for its own budget (computed once).
+    """
+    call = _begin(prepared, store, use_cache)
     if call.hit is not None:
         return _finish(call.prepared, call.hit, call.started, call.store, run_id, cell, cache_hit=True)
     try:
-        request = _admit(call.prepared)
+        request = _admit(call.prepared, worst)
         chosen = adapter(request.provider.api)
 
         async def exchange() -> Answer:

@@ -15,6 +15,16 @@ from helpers.errors import ConfigError
 
 _PARAM = re.compile(r"^[a-z_][a-z0-9_]*$")
 
+TRANSPORT_PARAMS = ("stream", "timeout", "max_retries")
+"""Parameters that change how a request travels, never the answer: the one list left out of the cache key
+(``helpers.runlog.store.request_hash``) and of the parameters recorded in the run log
+(``helpers.providers.base.public_params``)."""
+
+
+def answer_params(params: dict[str, Any]) -> dict[str, Any]:
+    """The parameters that can change an answer: ``params`` without transport settings and unset values."""
+    return {k: v for k, v in params.items() if k not in TRANSPORT_PARAMS and v is not None}
+
 
 @dataclass(frozen=True)
 class ModelSpec:

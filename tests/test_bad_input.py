@@ -146,9 +146,9 @@ CASES = [
     Bad("budget-text", lambda t: budget.set_budget(gco2e="2"), ("gco2e='2'", "as a number")),  # type: ignore[arg-type]
     Bad("budget-nan", lambda t: budget.set_budget(min_interval_s=math.nan), ("min_interval_s=nan", "as a number")),
     Bad("run-budget-negative", lambda t: runner.compare(["openai/gpt-4.1-mini"], "course", max_usd=-1, progress=False),
-        ("--max-usd=-1 is not valid", "number ≥ 0")),
+        ("--max-usd=-1 is not a non-negative number", "number ≥ 0")),
     Bad("run-budget-text", lambda t: runner.compare(["openai/gpt-4.1-mini"], "course", max_gco2e="lots", progress=False),
-        ("--max-gco2e='lots' is not valid", "number ≥ 0")),
+        ("--max-gco2e='lots' is not a non-negative number", "number ≥ 0")),
     # decision weights
     Bad("weight-negative", lambda t: decision.validate_weights({"accuracy": -1}), ("weight accuracy=-1", "weight ≥ 0")),
     Bad("weight-unknown", lambda t: decision.validate_weights({"speed": 1}), ("unknown criteria ['speed']", "Use accuracy")),

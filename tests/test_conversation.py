@@ -183,7 +183,7 @@ def test_a_failed_turn_is_shown_and_the_conversation_goes_on(three: dict[str, Fa
     text, md = chat.to_text(width=80), chat.to_markdown()
     assert "Blake (groq/openai/gpt-oss-20b)\n  ⚠ groq rejected the request (400)" in text
     assert "**Blake** · `groq/openai/gpt-oss-20b`\n\n> ⚠ groq rejected" in md
-    assert "1 failed" in text and store.default().calls(chat.run_id, "error IS NOT NULL")[0]["provider"] == "groq"
+    assert "1 failed" in text and store.default().calls(chat.run_id, ok=False)[0]["provider"] == "groq"
 
 
 def test_stop_phrase_cancel_and_streaming(three: dict[str, FakeOpenAI]) -> None:

@@ -374,14 +374,14 @@ def test_cli_resume_asks_only_what_failed(servers: tuple[FakeOpenAI, FakeOpenAI]
     first = runner.compare([spec, GOOD], str(puzzles), progress=False, out=io.StringIO(), max_retries=0)
     assert list(first.cells.status) == ["error", "ok", "error", "ok"]
     store = run_log.default()
-    kept = {r["cell"]: r["id"] for r in store.calls(first.run_id, where="error IS NULL")}
+    kept = {r["cell"]: r["id"] for r in store.calls(first.run_id, ok=True)}
     faulty.default = Fault.ok()  # the provider is back
     out = subprocess.run([sys.executable, "-m", "helpers", "compare", "--resume", first.run_id, "--no-progress"],
                          cwd=ROOT, env=dict(os.environ), capture_output=True, text=True, timeout=120, check=False)
     assert out.returncode == 0 and "Traceback" not in out.stderr, out.stderr
     assert out.stdout.splitlines()[0] == f"run id: {first.run_id}"
     assert (faulty.count(), good.count()) == (4, 2)  # two failed tries, then only the two failed cells again
-    answered = store.calls(first.run_id, where="error IS NULL")
+    answered = store.calls(first.run_id, ok=True)
     assert sorted(r["cell"] for r in answered) == sorted(f"{m}|{p}|0" for m in (spec, GOOD) for p in ("sum", "root"))
     assert {r["cell"]: r["id"] for r in answered if r["cell"] in kept} == kept  # earlier answers untouched
-    assert len(store.calls(first.run_id, where="error IS NOT NULL")) == 2  # the failures stay on record
+    assert len(store.calls(first.run_id, ok=False)) == 2  # the failures stay on record

@@ -13,13 +13,10 @@ from helpers import display
 from helpers.errors import ConfigError
 from helpers.estimates.methods import TOKENS_NOTE
 from helpers.runlog import store as run_log
-
-GROUPS = ("provider", "model", "day")
-SUMS = ("prompt_tokens", "completion_tokens", "cost_usd", "tracker_g", "ecologits_g_min", "ecologits_g_max",
-        "measured_g", "measured_kwh")
+from helpers.runlog.totals import GROUPS, summary
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("report", help="tokens, cost and emissions per provider, model and day",
                        description="Sum the run log: calls, tokens, dollars and grams CO2e by method (tracker "
                                    "factor, EcoLogits range, CodeCarbon measurement) per provider, model and "
@@ -54,31 +51,7 @@ def groups(value: str) -> list[str]:
     return chosen
 
 
-def summary(store: run_log.Store, run_id: str | None = None, since: str | None = None,
-            by: list[str] | tuple[str, ...] = GROUPS) -> list[dict[str, Any]]:
-    """One row per group: calls, errors, cache hits, summed tokens, $, g CO2e per method, kWh.
-
-    A sum counts only calls that have the figure; ``cost_unknown`` counts calls without a price.
-    """
-    expr = {"provider": "provider", "model": "model", "day": "substr(created_at, 1, 10)"}
-    keys = [f"{expr[g]} AS {g}" for g in by]
-    sums = [f"SUM(CASE WHEN cache_hit=0 THEN {c} END) AS {c}" for c in SUMS]
-    where, args = [], []
-    if run_id:
-        where.append("run_id = ?")
-        args.append(run_id)
-    if since:
-        where.append("created_at >= ?")
-        args.append(since)
-    sql = (f"SELECT {', '.join(keys)}, COUNT(*) AS calls, SUM(error IS NOT NULL AND incomplete=0) AS errors, "
-           f"SUM(cache_hit) AS cached, "
-           f"SUM(cache_hit=0 AND error IS NULL AND cost_usd IS NULL) AS cost_unknown, {', '.join(sums)} "
-           f"FROM calls {'WHERE ' + ' AND '.join(where) if where else ''} "
-           f"GROUP BY {', '.join(by)} ORDER BY {', '.join(by)}")
-    return [dict(r) for r in store.connect().execute(sql, args)]
-
-
-def _tokens(v: Any) -> str:
+def _tokens(v: float | None) -> str:
     return "0" if not v else f"{int(v):,}"
 
 

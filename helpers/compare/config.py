@@ -116,17 +116,22 @@ def make_config(models: Sequence[str], puzzles: str | PuzzleSet | Sequence[Puzzl
     if any(p.grader == "judge" for p in pset.puzzles) and not config.judge:
         raise ConfigError("a puzzle uses the judge grader but no judge model is named",
                           hint="Name one with --judge provider/model-id (its calls are counted in the cost).")
-    for cell in config.cells()[:len(config.models) * len(pset.puzzles)]:
-        llm.prepare(cell.spec, cell.puzzle.prompt, cell.puzzle.system, **params)  # bad params fail now
+    if pset.puzzles:  # bad input fails now, before a run is recorded (the runner prepares each cell once)
+        for p in pset.puzzles:
+            llm.build_messages(p.prompt, p.system)  # each puzzle's messages
+        first = pset.puzzles[0]
+        for label in labels:
+            llm.prepare(label, first.prompt, first.system, **params)  # each model's parameters and settings
     check_budget(config)
     return config
 
 
 def check_budget(config: CompareConfig) -> None:
     """Refuse, before any run is recorded, a budget that cannot be checked for some model."""
-    from helpers.estimates.run_budget import RunBudget
+    from helpers.estimates.budget import Budget
 
-    RunBudget(config.max_usd, config.max_gco2e).check_known([*config.models, *([config.judge] if config.judge else [])])
+    budget = Budget(usd=config.max_usd, gco2e=config.max_gco2e, scope="run")
+    budget.check_known([*config.models, *([config.judge] if config.judge else [])])
 
 
 @dataclass

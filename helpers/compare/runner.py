@@ -16,25 +16,26 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Sequence
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from helpers import llm
 from helpers.answer import Answer
 from helpers.compare.config import Cell, CompareConfig, Outcome, check_budget, load_config, make_config, start
 from helpers.compare.puzzles import Puzzle, PuzzleSet
-from helpers.errors import ConfigError
-from helpers.estimates.run_budget import RunBudget
+from helpers.errors import BudgetExceeded, ConfigError
+from helpers.estimates.budget import Budget
 from helpers.eventloop import run_blocking
 from helpers.runlog import store as run_log
 
+if TYPE_CHECKING:
+    from tqdm.auto import tqdm
 
-def cached_sample(store: run_log.Store, request_hash: str, nth: int, exclude_run: str) -> Answer | None:
-    """The ``nth`` newest original (not itself cached) successful answer to a request, from other runs."""
-    row = store.connect().execute(
-        "SELECT * FROM calls WHERE request_hash=? AND error IS NULL AND incomplete=0 AND text != '' "
-        "AND cache_hit=0 AND run_id != ? ORDER BY id DESC LIMIT 1 OFFSET ?",
-        (request_hash, exclude_run, nth)).fetchone()
-    return run_log.answer_from_row(row) if row else None
+    from helpers.compare.results import Comparison
+
+
+def cell_label(key: str) -> str:
+    """A cell key as words: ``openai/gpt-4.1-mini|coins|0`` → ``openai/gpt-4.1-mini on coins, repeat 0``."""
+    return key.replace("|", " on ", 1).replace("|", ", repeat ")
 
 
 class Runner:
@@ -45,9 +46,9 @@ class Runner:
         self.config, self.run_id, self.store = config, run_id, store
         self.progress, self.out = progress, out or sys.stdout
         self.outcome = Outcome(run_id)
-        self.budget = RunBudget(config.max_usd, config.max_gco2e)
-        self.budget.add_spent(store.calls(run_id, where="cache_hit=0"))
-        self._bar: Any = None
+        self.budget = Budget(usd=config.max_usd, gco2e=config.max_gco2e, scope="run")
+        self.budget.add_spent(store.answers(run_id, cache_hit=False))
+        self._bar: tqdm[Any] | None = None
 
     def todo(self) -> list[tuple[Cell, bool, bool]]:
         """(cell, needs an answer, needs a verdict) for every cell that is not finished."""
@@ -64,14 +65,14 @@ class Runner:
         from tqdm.auto import tqdm
 
         work = self.todo()
-        limits = {c.provider: asyncio.Semaphore(self.config.limit_for(c.provider)) for c, _, _ in work}
+        limits = {name: asyncio.Semaphore(self.config.limit_for(name)) for name in {c.provider for c, _, _ in work}}
         everyone = asyncio.Semaphore(self.config.concurrency)
-        self._bar = tqdm(total=len(work), desc=f"compare {self.run_id}", unit="cell", file=sys.stderr,
-                         disable=not self.progress, leave=False)
+        self._bar = bar = tqdm(total=len(work), desc=f"compare {self.run_id}", unit="cell", file=sys.stderr,
+                               disable=not self.progress, leave=False)
         try:
             await asyncio.gather(*(self._one(c, ask, judge, limits[c.provider], everyone) for c, ask, judge in work))
         finally:
-            self._bar.close()
+            bar.close()
         return self.outcome
 
     async def _one(self, cell: Cell, ask: bool, judge: bool, mine: asyncio.Semaphore,
@@ -80,41 +81,35 @@ class Runner:
             if self.outcome.stopped:
                 self.outcome.not_run += 1
                 return
-            answer = await self._answer(cell) if ask else self._stored(cell.key)
+            answer = await self._answer(cell) if ask else self.store.cell_answer(self.run_id, cell.key)
             if judge and answer is not None and answer.ok and not self.outcome.stopped:
                 await self._judge(cell, answer)
+        if self._bar is None:
+            return
         self._bar.update(1)
         if self.progress:
             self._bar.set_postfix(errors=self.outcome.errors, cached=self.outcome.cached, refresh=False)
 
-    def _stored(self, key: str) -> Answer | None:
-        rows = self.store.calls(self.run_id, where="cell=? AND error IS NULL", args=(key,))
-        return run_log.answer_from_row(rows[-1]) if rows else None
-
     async def _call(self, spec: str, prompt: str, system: str | None, key: str, nth: int,
                     params: dict[str, Any]) -> Answer | None:
-        """One call through the cache and the budget; None when the budget stopped the run."""
-        if not (self.config.use_cache or self.budget.active):  # ask_async prepares the request itself
-            return await self._send(spec, prompt, system, key, params)
+        """One call: prepared once, then the cache, the run's budget and the one call path (``llm``), which
+        checks the session budget and logs the answer as it lands. None when the run's budget stopped it."""
         prepared = llm.prepare(spec, prompt, system, **params)
-        hit = cached_sample(self.store, prepared.hash, nth, self.run_id) if self.config.use_cache else None
+        hit = self.store.cached(prepared.hash, nth=nth, exclude_run=self.run_id) if self.config.use_cache else None
         if hit is not None:
             llm.as_cached(hit, prepared)
             self.store.log(hit, request_hash=prepared.hash, run_id=self.run_id, cell=key, cache_hit=True)
             self.outcome.cached += 1
             return hit
-        stop = self.budget.reserve(key, prepared.request)
-        if stop:
-            self._stop(stop)
+        try:
+            worst = self.budget.admit(key, prepared.request, label=cell_label(key))
+        except BudgetExceeded as exc:
+            self._stop(str(exc))
             return None
-        return await self._send(spec, prompt, system, key, params)
-
-    async def _send(self, spec: str, prompt: str, system: str | None, key: str, params: dict[str, Any]) -> Answer:
-        """The call itself (logged by ask_async as it lands); what it cost goes to the budget."""
         answer = None
         try:
-            answer = await llm.ask_async(spec, prompt, system=system, use_cache=False, run_id=self.run_id,
-                                         cell=key, store=self.store, **params)
+            answer = await llm.ask_prepared_async(prepared, use_cache=False, run_id=self.run_id, cell=key,
+                                                  store=self.store, worst=worst)
         finally:
             self.budget.settle(key, answer)
         self.outcome.sent += 1
@@ -142,7 +137,7 @@ class Runner:
 
 
 async def run_async(config: CompareConfig, *, run_id: str | None = None, store: run_log.Store | None = None,
-                    progress: bool = True, out: IO[str] | None = None) -> Any:
+                    progress: bool = True, out: IO[str] | None = None) -> Comparison:
     """Run (or continue) a comparison; prints ``run id: …`` first; returns the results (helpers.compare.results)."""
     from helpers.compare import results
 
@@ -156,14 +151,14 @@ async def run_async(config: CompareConfig, *, run_id: str | None = None, store: 
 
 def compare(models: Sequence[str], puzzles: str | PuzzleSet | Sequence[Puzzle] = "course", *,
             progress: bool = True, store: run_log.Store | None = None, out: IO[str] | None = None,
-            **options: Any) -> Any:
+            **options: Any) -> Comparison:
     """Compare models on puzzles (blocking; works in notebooks too). Options as in ``make_config``."""
     config = make_config(models, puzzles, **options)
     return run_blocking(run_async(config, store=store, progress=progress, out=out))
 
 
 def resume(run_id: str, *, progress: bool = True, store: run_log.Store | None = None, out: IO[str] | None = None,
-           **overrides: Any) -> Any:
+           **overrides: Any) -> Comparison:
     """Ask only the missing cells of a stored run. Overrides: concurrency, per_provider, use_cache, budgets."""
     store = store or run_log.default()
     config = load_config(run_id, store)

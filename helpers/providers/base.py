@@ -24,14 +24,14 @@ from helpers import errors
 from helpers.answer import Reply, Usage
 from helpers.catalog import Provider
 from helpers.keys import redact
+from helpers.spec import answer_params
 
 T = TypeVar("T")
 
 # Request parameters that change what the model is asked to do; an adapter declares which of them its API
-# has a field for. The others (stream, timeout, max_retries, extra_body, cache_prompt) every adapter handles.
+# has a field for. The others (spec.TRANSPORT_PARAMS, extra_body, cache_prompt) every adapter handles.
 SAMPLING = ("temperature", "top_p", "max_tokens", "seed", "stop", "reasoning_effort", "frequency_penalty",
             "presence_penalty")
-TRANSPORT = ("timeout", "max_retries")  # how a request travels, never what it asks
 
 
 @dataclass
@@ -68,8 +68,8 @@ class Request:
 
 
 def public_params(params: dict[str, Any]) -> dict[str, Any]:
-    """Parameters as recorded in the run log (transport settings left out)."""
-    return {k: v for k, v in params.items() if k not in TRANSPORT and v is not None}
+    """Parameters as recorded in the run log (transport settings, ``spec.TRANSPORT_PARAMS``, left out)."""
+    return answer_params(params)
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,8 @@
 """The run log: an embedded SQLite database of every call (success or error), and the response cache.
 
 WAL mode, one connection per thread, short write transactions: safe with concurrent writers (threads or
-processes). Schema changes are numbered, append-only migrations recorded in ``migrations``. Keys are never
-written: requests hold messages and parameters only. Readable with plain ``sqlite3``.
+processes). The schema is built by numbered, append-only migrations (``helpers.runlog.migrations``). Keys
+are never written: requests hold messages and parameters only. Readable with plain ``sqlite3``.
 """
 
 from __future__ import annotations
@@ -18,66 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from helpers import settings
+from helpers.answer import EMISSION_COLUMNS as EMISSION_FIELDS
 from helpers.answer import Answer, Cost, Emissions, Range, Reply, Usage
 from helpers.errors import ConfigError
-
-MIGRATIONS: list[tuple[str, str]] = [
-    ("001_initial", """
-        CREATE TABLE runs (
-            id TEXT PRIMARY KEY,
-            kind TEXT NOT NULL,
-            created_at TEXT NOT NULL,
-            label TEXT,
-            config TEXT
-        );
-        CREATE TABLE calls (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            run_id TEXT NOT NULL REFERENCES runs(id),
-            cell TEXT,
-            created_at TEXT NOT NULL,
-            spec TEXT NOT NULL,
-            provider TEXT NOT NULL,
-            model TEXT NOT NULL,
-            model_reported TEXT,
-            request TEXT NOT NULL,
-            request_hash TEXT NOT NULL,
-            text TEXT,
-            reasoning TEXT,
-            finish_reason TEXT,
-            incomplete INTEGER NOT NULL DEFAULT 0,
-            prompt_tokens INTEGER,
-            completion_tokens INTEGER,
-            cached_tokens INTEGER,
-            reasoning_tokens INTEGER,
-            cache_write_tokens INTEGER,
-            latency_s REAL,
-            ttft_s REAL,
-            cost_usd REAL,
-            cost_note TEXT,
-            tracker_g REAL,
-            ecologits_g_min REAL,
-            ecologits_g_max REAL,
-            ecologits_kwh_min REAL,
-            ecologits_kwh_max REAL,
-            measured_g REAL,
-            measured_kwh REAL,
-            error TEXT,
-            error_kind TEXT,
-            cache_hit INTEGER NOT NULL DEFAULT 0,
-            offline INTEGER NOT NULL DEFAULT 0,
-            extra TEXT
-        );
-        CREATE INDEX calls_by_run ON calls(run_id, cell);
-        CREATE INDEX calls_by_hash ON calls(request_hash) WHERE error IS NULL;
-        CREATE UNIQUE INDEX calls_one_answer_per_cell ON calls(run_id, cell)
-            WHERE cell IS NOT NULL AND error IS NULL;
-    """),
-]
+from helpers.runlog import migrations
+from helpers.spec import answer_params
 
 USAGE_FIELDS = ("prompt_tokens", "completion_tokens", "cached_tokens", "reasoning_tokens", "cache_write_tokens")
-EMISSION_FIELDS = ("tracker_g", "ecologits_g_min", "ecologits_g_max", "ecologits_kwh_min", "ecologits_kwh_max",
-                   "measured_g", "measured_kwh")
-UNCACHED_PARAMS = ("stream", "timeout")
 
 
 def _use_wal(conn: sqlite3.Connection, attempts: int = 100) -> None:
@@ -99,9 +46,9 @@ def now_iso() -> str:
 
 
 def request_hash(provider: str, model: str, messages: list[dict[str, Any]], params: dict[str, Any]) -> str:
-    """The cache key: the full request (provider, model, messages, parameters) minus transport settings."""
-    body = {"provider": provider, "model": model, "messages": messages,
-            "params": {k: v for k, v in sorted(params.items()) if k not in UNCACHED_PARAMS and v is not None}}
+    """The cache key: the full request (provider, model, messages, parameters) minus transport settings
+    (``helpers.spec.TRANSPORT_PARAMS``)."""
+    body = {"provider": provider, "model": model, "messages": messages, "params": answer_params(params)}
     return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -137,7 +84,7 @@ class Store:
             _use_wal(conn)
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA foreign_keys=ON")
-            self._migrate(conn)
+            migrations.migrate(conn)
         except sqlite3.OperationalError as exc:
             if "locked" in str(exc):  # another process held it for long: not a setting to fix
                 raise
@@ -150,23 +97,6 @@ class Store:
         return ConfigError(f"the run log {self.path} cannot be opened: {exc}",
                            hint="Point LLMLAB_DB at a SQLite file in a folder you can write to, or unset it "
                                 "(runs/llmlab.db); move a damaged file aside.")
-
-    def _migrate(self, conn: sqlite3.Connection) -> None:
-        conn.execute("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
-        done = {r[0] for r in conn.execute("SELECT name FROM migrations")}
-        for name, sql in MIGRATIONS:
-            if name in done:
-                continue
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                if conn.execute("SELECT 1 FROM migrations WHERE name=?", (name,)).fetchone() is None:
-                    for statement in filter(str.strip, sql.split(";")):
-                        conn.execute(statement)
-                    conn.execute("INSERT INTO migrations VALUES (?, ?)", (name, now_iso()))
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
@@ -231,24 +161,58 @@ class Store:
         answer.run_id, answer.call_id = run_id, cur.lastrowid
         return cur.lastrowid
 
-    def cached(self, request_hash: str) -> Answer | None:
-        """The newest successful, complete answer to exactly this request, or None."""
+    def cached(self, request_hash: str, *, nth: int = 0, exclude_run: str | None = None) -> Answer | None:
+        """The cache's one policy: the ``nth`` newest (0: the newest) *original* answer to exactly this request.
+
+        Original: successful, complete (not cut short), with text, and not itself served from the cache
+        (copies would make one answer count as several samples). ``exclude_run`` leaves out one run's rows,
+        so the repeats of a comparison (``nth`` = repeat number) reuse distinct earlier answers, from other
+        runs. None when there is no such answer.
+        """
+        if isinstance(nth, bool) or not isinstance(nth, int) or nth < 0:
+            raise ValueError(f"nth={nth!r}: a whole number ≥ 0")
         row = self.connect().execute(
             "SELECT * FROM calls WHERE request_hash=? AND error IS NULL AND incomplete=0 AND text != '' "
-            "ORDER BY id DESC LIMIT 1", (request_hash,)).fetchone()
+            "AND cache_hit=0 AND run_id IS NOT ? ORDER BY id DESC LIMIT 1 OFFSET ?",
+            (request_hash, exclude_run, nth)).fetchone()
         return answer_from_row(row) if row else None
 
-    def calls(self, run_id: str | None = None, where: str = "", args: tuple = ()) -> list[dict[str, Any]]:
-        """Rows of the calls table (optionally of one run) as dicts, oldest first."""
-        clauses, params = [], []
+    def calls(self, run_id: str | None = None, *, cell: str | None = None, ok: bool | None = None,
+              cache_hit: bool | None = None) -> list[dict[str, Any]]:
+        """Rows of the calls table as dicts, oldest first. Filters (None: any): ``run_id``, ``cell``,
+        ``ok`` (True: no error; False: failed) and ``cache_hit`` (True: served from the cache)."""
+        clauses: list[str] = []
+        params: list[Any] = []
         if run_id:
             clauses.append("run_id=?")
             params.append(run_id)
-        if where:
-            clauses.append(f"({where})")
-            params.extend(args)
+        if cell is not None:
+            clauses.append("cell=?")
+            params.append(cell)
+        if ok is not None:
+            clauses.append("error IS NULL" if ok else "error IS NOT NULL")
+        if cache_hit is not None:
+            clauses.append("cache_hit=?")
+            params.append(int(cache_hit))
         sql = "SELECT * FROM calls" + (" WHERE " + " AND ".join(clauses) if clauses else "") + " ORDER BY id"
         return [dict(r) for r in self.connect().execute(sql, params)]
+
+    def answers(self, run_id: str | None = None, *, cell: str | None = None, ok: bool | None = None,
+                cache_hit: bool | None = None) -> list[Answer]:
+        """The same rows as ``calls`` (same filters), rebuilt as Answers."""
+        return [answer_from_row(r) for r in self.calls(run_id, cell=cell, ok=ok, cache_hit=cache_hit)]
+
+    def cell_answer(self, run_id: str, cell: str) -> Answer | None:
+        """The successful answer a run holds for a cell (at most one), or None."""
+        row = self.connect().execute("SELECT * FROM calls WHERE run_id=? AND cell=? AND error IS NULL "
+                                     "ORDER BY id DESC LIMIT 1", (run_id, cell)).fetchone()
+        return answer_from_row(row) if row else None
+
+    def call_counts(self, run_id: str) -> tuple[int, int]:
+        """(calls, failed calls) of a run."""
+        calls, failed = self.connect().execute(
+            "SELECT count(*), count(error) FROM calls WHERE run_id=?", (run_id,)).fetchone()
+        return int(calls), int(failed)
 
     def answered_cells(self, run_id: str) -> set[str]:
         """Cells of a run that already hold a successful answer (for resume)."""
@@ -257,12 +221,12 @@ class Store:
         return {r[0] for r in rows}
 
     def integrity_ok(self) -> bool:
-        return self.connect().execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        return bool(self.connect().execute("PRAGMA integrity_check").fetchone()[0] == "ok")
 
 
 def answer_from_row(row: sqlite3.Row | dict[str, Any]) -> Answer:
     """Rebuild an Answer from a calls row."""
-    r = dict(row)
+    r: dict[str, Any] = dict(row)
     request = json.loads(r.get("request") or "{}")
     reply = Reply(text=r.get("text") or "", reasoning=r.get("reasoning") or "", model_reported=r.get("model_reported"),
                   usage=Usage(**{f: r.get(f) for f in USAGE_FIELDS}), finish_reason=r.get("finish_reason"),

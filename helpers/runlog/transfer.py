@@ -25,8 +25,7 @@ def list_runs(store: run_log.Store | None = None, kind: str | None = None, limit
     store = store or run_log.default()
     out = []
     for run in store.runs(kind, limit):
-        calls, failed = store.connect().execute(
-            "SELECT count(*), count(error) FROM calls WHERE run_id=?", (run["id"],)).fetchone()
+        calls, failed = store.call_counts(run["id"])
         out.append({**run, "calls": calls, "errors": failed})
     return out
 
