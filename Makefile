@@ -42,8 +42,10 @@ labs: install
 notebooks: install-dev
 	$(PY) -m pytest -q -m notebooks
 
+# Lint and types: ruff on the code, mypy on helpers/ (settings in pyproject.toml). `make test` runs both too.
 lint: install-dev
-	$(PY) -m ruff check helpers tests
+	$(PY) -m ruff check helpers tests benchmarks scripts
+	$(PY) -m mypy
 
 clean:
 	rm -rf $(VENV) .pytest_cache

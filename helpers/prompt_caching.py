@@ -111,7 +111,7 @@ def facts(provider: str) -> CacheFacts:
 # -- usage bodies ---------------------------------------------------------------------------------
 def usage_from_body(provider: str, raw: dict[str, Any]) -> Usage:
     """Our Usage from a provider's raw usage body, read by that provider's own adapter parser."""
-    return _cache_adapter(provider).parse_usage(raw)  # type: ignore[no-any-return]
+    return _cache_adapter(provider).parse_usage(raw)
 
 
 def without_cache(usage: Usage) -> Usage:

@@ -43,15 +43,15 @@ def run(args: argparse.Namespace) -> int:
               + describe(state))
         return 0
     if args.action == "status":
-        state = local_engine.status()
-        if state is None:
+        running = local_engine.status()
+        if running is None:
             print("the local engine is not running (asking local/smollm2 starts it; or `local serve`)")
             return 1
-        healthy = local_engine.answers(state.base_url, timeout=10.0)  # a busy engine answers between answers
-        print(describe(state) + ("" if healthy else "\n⚠ the process runs but does not answer on its port "
+        healthy = local_engine.answers(running.base_url, timeout=10.0)  # a busy engine answers between answers
+        print(describe(running) + ("" if healthy else "\n⚠ the process runs but does not answer on its port "
                                                     "(busy with a long answer, or stuck: `local stop`)"))
         return 0 if healthy else 1
-    state = local_engine.stop()
-    print("no local engine was running" if state is None else f"stopped the local engine (pid {state.pid}, "
-                                                                f"port {state.port})")
+    stopped = local_engine.stop()
+    print("no local engine was running" if stopped is None else f"stopped the local engine (pid {stopped.pid}, "
+                                                                  f"port {stopped.port})")
     return 0

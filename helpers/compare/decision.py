@@ -195,11 +195,11 @@ def _reasons(c: Candidate, all_: list[Candidate], weights: dict[str, float]) -> 
         if v is None:
             out.append(f"{crit} unknown (scored 0)")
             continue
-        others = [o.value(crit) for o in all_ if o is not c and o.value(crit) is not None]
+        others = [x for o in all_ if o is not c and (x := o.value(crit)) is not None]
         if not others:
             continue
-        better = v > max(others) if crit == "accuracy" else v < min(others)  # type: ignore[operator]
-        worse = v < min(others) if crit == "accuracy" else v > max(others)  # type: ignore[operator]
+        better = v > max(others) if crit == "accuracy" else v < min(others)
+        worse = v < min(others) if crit == "accuracy" else v > max(others)
         if better:
             label = "most accurate" if crit == "accuracy" else f"lowest {crit}"
             out.append(f"{label} ({_fmt(crit, v)})")
@@ -212,7 +212,7 @@ def _reasons(c: Candidate, all_: list[Candidate], weights: dict[str, float]) -> 
 def rank(candidates: Iterable[Candidate | Mapping[str, Any]], weights: Mapping[str, Any] | None = None) -> Recommendation:
     """Score and rank candidates; ties share a rank and keep their input order."""
     if hasattr(candidates, "to_dict") and not isinstance(candidates, Mapping):
-        candidates = candidates.to_dict("records")  # type: ignore[union-attr]  (a pandas DataFrame)
+        candidates = candidates.to_dict("records")  # a pandas DataFrame
     items = [_candidate(x) for x in candidates]
     if not items:
         raise ConfigError("nothing to rank", hint="Pass at least one candidate's results.")

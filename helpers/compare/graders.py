@@ -110,7 +110,7 @@ def _regions(text: str) -> list[str]:
 
 def _clauses(region: str) -> list[str]:
     """Clauses of a region, last first, with justification tails ('because …') cut off."""
-    out = []
+    out: list[str] = []
     for sentence in reversed([s for s in _SENTENCE.split(region) if s.strip()]):
         m = _JUSTIFICATION.search(sentence)
         if m and m.start() > 0:

@@ -146,7 +146,7 @@ class Comparison:
             ok = d[d.status == "ok"]
             keys = [graders.answer_key(puzzles[pid], r.answer, None if _missing(r.extracted) else r.extracted)
                     for r in ok.itertuples()]
-            top, n = Counter(keys).most_common(1)[0] if keys else (None, 0)
+            top, n = Counter(keys).most_common(1)[0] if keys else ("", 0)
             first = ok.iloc[keys.index(top)] if keys else None
             out.append({"model": model, "puzzle": pid, "repeats": len(d), "answered": len(ok),
                         "majority": None if first is None else (first.extracted if not _missing(first.extracted)
@@ -174,7 +174,7 @@ class Comparison:
         for r in self.majority().itertuples():
             answer = "not run" if r.answered == 0 and not r.errors else (
                 f"⚠ {r.errors}" if r.answered == 0 else excerpt(r.majority))
-            mark = {True: "✓", False: "✗"}.get(None if _missing(r.correct) else bool(r.correct), "–")
+            mark = "–" if _missing(r.correct) else ("✓" if r.correct else "✗")
             row = [r.puzzle, r.model, answer, mark, _fmt_num(r.tokens_mean), display.fmt_s(_v(r.latency_median_s)),
                    display.fmt_cost(_v(r.cost_usd)), display.fmt_g(_v(r.g_co2e))]
             if repeats:

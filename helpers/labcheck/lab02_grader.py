@@ -178,7 +178,7 @@ def _verdict(is_correct: Any, case: Case) -> bool | str | None:
     return f"returned {got!r} (a {type(got).__name__}, not True or False)" if verdict is None else verdict
 
 
-def _case_problem(case: Case, verdict: bool | str, accepted: list[Case]) -> str | None:
+def _case_problem(case: Case, verdict: bool | str | None, accepted: list[Case]) -> str | None:
     """What is wrong with one verdict, in words (quantities in backticks: `$` would start math in Markdown)."""
     where = f"`{case.written}` in `{case.text}`"
     if isinstance(verdict, str):
@@ -221,7 +221,7 @@ def _check_is_correct(report: Report, is_correct: Any) -> None:
                     for c, v in verdicts.items() if v is not c.correct]
 
 
-def _word(verdict: bool) -> str:
+def _word(verdict: bool | None) -> str:
     return "right" if verdict else "wrong"
 
 

@@ -7,6 +7,7 @@ run itself: ``history`` after the rounds and the ``answers`` of every turn, in o
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from helpers.answer import Answer
@@ -26,7 +27,7 @@ EXAMPLE_HISTORY = [(0, "Hi everyone, shall we talk about cats?"), (1, "Hello! Ca
                    (1, "Surely both make fine friends.")]
 
 
-def _seat_label(seats: list[Any], me: int) -> str:
+def _seat_label(seats: Sequence[Any], me: int) -> str:
     return f"seat {me + 1} ({seats[me].name})"
 
 

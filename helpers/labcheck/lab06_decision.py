@@ -149,6 +149,7 @@ def _normalise_problems(fn: Any) -> list[str]:
         ([0.0, 0.0], True, lambda r: close(r[0], r[1]), "accuracies that are all 0 should score alike"),
     ]
     problems: list[str] = []
+    problem: str | None
     for values, higher, good, why in cases:
         call = f"normalise({_fmt(values)}, higher_is_better={higher})"
         try:
@@ -256,7 +257,7 @@ def _check_rank_models(report: Report, rank_models: Any, candidates: list[Candid
                        weights: Mapping[str, float], normalise: Any, score: Any) -> list[tuple[str, float]] | None:
     if not _is_function(report, rank_models, "rank_models(candidates, weights)"):
         return None
-    ranking = None
+    ranking: list[tuple[str, float]] | None = None
     for group in (candidates, candidates[:1]):
         try:
             want = _expected_ranking(group, weights, normalise, score)
@@ -274,6 +275,7 @@ def _check_rank_models(report: Report, rank_models: Any, candidates: list[Candid
             report.wrong(f"`rank_models` with {len(group)} candidate(s) {problem}")
             return None
         ranking = ranking or [(str(n), float(s)) for n, s in got]
+    assert ranking is not None  # the loop ran at least once and returned on every failure
     report.ok(f"`rank_models`: {ranking[0][0]} first ({ranking[0][1]:.2f}); one candidate alone ranks sensibly too")
     return ranking
 
