@@ -104,7 +104,7 @@ def make_config(models: Sequence[str], puzzles: str | PuzzleSet | Sequence[Puzzl
     if isinstance(puzzles, PuzzleSet):
         pset = puzzles
     elif isinstance(puzzles, str):
-        pset = PuzzleSet(str(puzzle_files.resolve(puzzles)), puzzle_files.load(puzzles))
+        pset = PuzzleSet(puzzle_files.source(puzzles), puzzle_files.load(puzzles))
     else:
         pset = PuzzleSet("<list>", list(puzzles))
     llm.validate_params(params)

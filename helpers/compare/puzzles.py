@@ -1,4 +1,6 @@
-"""Puzzle files: a YAML list of puzzles, validated with errors that name the file, the puzzle and the field.
+"""Puzzle files: YAML, CSV or JSON Lines, validated with errors that name the file, the puzzle and the field.
+
+A YAML file is a list of puzzles:
 
     - id: two-coins            # required, unique, no '|'
       prompt: "..."            # required
@@ -10,7 +12,11 @@
       tolerance: 0.01          # numeric: absolute (in the answer's unit) or relative as "1%"
       rubric: "..."            # judge: what a correct answer must contain
 
-The shipped sets are `assets/puzzles/<name>.yaml`; ``load("course")`` finds them by name.
+The same fields work as CSV columns (a header row: id,prompt,answer,grader,…; lists such as choices
+and tags separated by ``|``, e.g. ``Steal|Share``; empty cells mean "not given") and as JSON Lines (one
+JSON object per line, ``.jsonl``). The shipped sets are `assets/puzzles/<name>.yaml`; ``load("course")``
+finds them by name. ``gen:…`` names a seeded generator of known-answer puzzles (``helpers.compare.generators``),
+e.g. ``load("gen:arithmetic?n=100&seed=7")``.
 """
 
 from __future__ import annotations
@@ -172,6 +178,16 @@ def parse_puzzles(raw: Any, source: str = "<puzzles>") -> list[Puzzle]:
     return puzzles
 
 
+FORMATS = (".yaml", ".yml", ".csv", ".jsonl")
+
+
+def source(name: str | Path) -> str:
+    """Where puzzles come from, as stored in a run's config: a ``gen:`` spelling, else the file's path."""
+    from helpers.compare import generators
+
+    return str(name).strip() if generators.is_generated(name) else str(resolve(name))
+
+
 def resolve(name: str | Path) -> Path:
     """A puzzle file path from a path or the name of a shipped set ('course', 'known_answers')."""
     path = Path(name)
@@ -181,7 +197,8 @@ def resolve(name: str | Path) -> Path:
     if not path.suffix and shipped.is_file():
         return shipped
     raise ConfigError(f"no puzzle file {name}",
-                      hint=f"Give a YAML file path or a shipped set: {', '.join(shipped_sets())}.")
+                      hint=f"Give a puzzle file (YAML, CSV or JSON Lines), a shipped set ({', '.join(shipped_sets())}) "
+                           "or a generator such as gen:arithmetic?n=100&seed=7.")
 
 
 def shipped_sets() -> list[str]:
@@ -189,18 +206,69 @@ def shipped_sets() -> list[str]:
 
 
 def load(name: str | Path = "course") -> list[Puzzle]:
-    """Puzzles from a YAML file or a shipped set, validated."""
+    """Puzzles from a YAML, CSV or JSON Lines file, a shipped set or a ``gen:`` generator, validated."""
     import yaml
 
+    from helpers.compare import generators
+
+    if generators.is_generated(name):
+        return parse_puzzles([p.to_dict() for p in generators.generate(str(name))], str(name).strip())
     path = resolve(name)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        suffix = path.suffix.lower()
+        raw = _csv(text) if suffix == ".csv" else _jsonl(text, path) if suffix == ".jsonl" else yaml.safe_load(text)
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read the puzzle file {path}: {exc}",
                           hint="Check the path, and save the file as UTF-8 text.") from exc
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}", hint="Check the indentation and quoting.") from exc
     return parse_puzzles(raw, str(path))
+
+
+LIST_FIELDS = ("choices", "tags")
+
+
+def _csv(text: str) -> list[dict[str, Any]]:
+    """CSV rows as puzzle mappings: empty cells left out, lists split on '|', a numeric tolerance as a number."""
+    import csv
+    import io
+
+    rows = []
+    for row in csv.DictReader(io.StringIO(text)):
+        item: dict[str, Any] = {}
+        for key, value in row.items():
+            if key is None:  # more cells than header names
+                item["(extra cells)"] = value
+                continue
+            key, value = key.strip(), (value or "").strip()
+            if not value:
+                continue
+            if key in LIST_FIELDS:
+                item[key] = [v.strip() for v in value.split("|") if v.strip()]
+            elif key == "tolerance" and re.fullmatch(r"\d+(\.\d+)?", value):
+                item[key] = float(value)
+            else:
+                item[key] = value
+        rows.append(item)
+    return rows
+
+
+def _jsonl(text: str, path: Path) -> list[Any]:
+    """JSON Lines: one JSON object per non-blank line."""
+    import json
+
+    out = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{path}: line {number}: not valid JSON: {exc.msg}",
+                              hint="Write one JSON object per line, e.g. "
+                                   '{"id": "sum", "prompt": "1+1?", "answer": "2", "grader": "numeric"}.') from exc
+    return out
 
 
 def course() -> list[Puzzle]:

@@ -1,0 +1,316 @@
+"""How sure is an accuracy? Standard errors, intervals, paired differences and power (Miller 2024,
+"Adding Error Bars to Evals"), on a comparison's graded cells.
+
+- ``accuracy``: a proportion with its standard error (CLT; clustered by puzzle when a puzzle is asked
+  several times, since repeats of one puzzle are not independent questions) and a 95 % Wilson score
+  interval, which stays inside [0, 1] even for a handful of puzzles. With repeats, the Wilson interval
+  is taken on the *effective* number of questions, n_eff = p(1 − p) / SE², so clustering widens it.
+- ``paired_difference``: model A minus model B on the cells both answered. One answer per puzzle: the
+  discordant pairs decide (A right and B wrong, or the reverse); a Wilson interval on their split,
+  scaled by their share of the cells, gives an interval for the difference that never claims a winner
+  from two lucky puzzles. With repeats: per-puzzle differences of the two models' mean scores, a
+  t interval clustered by puzzle (Miller's paired, clustered standard error).
+- ``puzzles_needed``: power analysis — how many puzzles it takes to see a gap.
+
+Every function is pure; the numbers come from scipy (normal, t and binomial quantiles).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Hashable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+LEVEL = 0.95
+GAP = 0.10
+POWER = 0.80
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A figure (an accuracy, or a difference of two) with its standard error and interval.
+
+    ``n`` counts graded cells, ``clusters`` the distinct puzzles among them. NaN means unknown.
+    """
+
+    value: float
+    se: float
+    low: float
+    high: float
+    n: int
+    clusters: int
+    method: str
+    level: float = LEVEL
+
+    @property
+    def known(self) -> bool:
+        return not math.isnan(self.value)
+
+    @property
+    def excludes_zero(self) -> bool:
+        """True when the interval lies wholly above or below 0 (for a difference: the data can tell)."""
+        return not math.isnan(self.low) and (self.low > 0 or self.high < 0)
+
+    def interval(self, signed: bool = False) -> str:
+        """The interval in percentage points, e.g. '40–73%' or '−12 to +31 pts'; 'n/a' when unknown."""
+        if math.isnan(self.low) or math.isnan(self.high):
+            return "n/a"
+        if signed:
+            return f"{_pts(self.low)} to {_pts(self.high)} pts"
+        return f"{self.low * 100:.0f}–{self.high * 100:.0f}%"
+
+
+@dataclass(frozen=True)
+class Paired:
+    """Model ``a`` minus model ``b`` on their shared graded cells, and which cells disagree."""
+
+    a: str
+    b: str
+    estimate: Estimate
+    a_only: int  # cells A got right and B wrong
+    b_only: int  # cells B got right and A wrong
+
+    @property
+    def verdict(self) -> str:
+        e = self.estimate
+        if not e.known or math.isnan(e.low):
+            return "cannot tell (too few shared puzzles)"
+        if not e.excludes_zero:
+            return "cannot tell apart"
+        return f"{self.a if e.value > 0 else self.b} is better"
+
+
+NAN_ESTIMATE = Estimate(math.nan, math.nan, math.nan, math.nan, 0, 0, "no graded answer")
+
+
+def _pts(x: float) -> str:
+    v = round(x * 100)
+    return "0" if v == 0 else f"{'+' if v > 0 else '−'}{abs(v)}"
+
+
+def z_value(level: float = LEVEL) -> float:
+    """The two-sided normal quantile (1.959964… for 95 %)."""
+    from scipy.stats import norm
+
+    return float(norm.ppf(0.5 + level / 2))
+
+
+def t_value(df: int, level: float = LEVEL) -> float:
+    """The two-sided Student t quantile with ``df`` degrees of freedom (3.182446… for df=3, 95 %)."""
+    from scipy.stats import t
+
+    return float(t.ppf(0.5 + level / 2, df))
+
+
+def wilson(successes: float, n: float, level: float = LEVEL) -> tuple[float, float]:
+    """The Wilson score interval of a proportion; (nan, nan) when n is 0.
+
+    Whole counts go through scipy (``binomtest(...).proportion_ci(method='wilson')``); an effective
+    (fractional) count uses the same formula: centre (p + z²/2n) / (1 + z²/n), half-width
+    z·√(p(1−p)/n + z²/4n²) / (1 + z²/n).
+    """
+    if n <= 0:
+        return math.nan, math.nan
+    if float(successes).is_integer() and float(n).is_integer():
+        from scipy.stats import binomtest
+
+        ci = binomtest(int(successes), int(n)).proportion_ci(level, method="wilson")
+        return float(ci.low), float(ci.high)
+    z, p = z_value(level), successes / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def clustered_se(values: Sequence[float], clusters: Sequence[Hashable]) -> float:
+    """Miller's clustered standard error of a mean: √(Σ_c (Σ_i (x_ci − x̄))²) / n.
+
+    With one value per cluster this is the plain CLT error √(Σ (x − x̄)²) / n = √(p(1 − p)/n).
+    """
+    n = len(values)
+    if n == 0:
+        return math.nan
+    mean = sum(values) / n
+    sums: dict[Hashable, float] = defaultdict(float)
+    for x, c in zip(values, clusters):
+        sums[c] += x - mean
+    return math.sqrt(sum(s * s for s in sums.values())) / n
+
+
+def accuracy(correct: Sequence[bool], clusters: Sequence[Hashable] | None = None, level: float = LEVEL) -> Estimate:
+    """A model's accuracy over graded cells, with SE and a Wilson interval (see the module docstring).
+
+    ``clusters`` names each cell's puzzle; when a puzzle appears more than once the standard error is
+    clustered and the interval uses the effective number of questions (between the puzzle count and n).
+    """
+    n = len(correct)
+    if n == 0:
+        return NAN_ESTIMATE
+    xs = [1.0 if c else 0.0 for c in correct]
+    keys = list(clusters) if clusters is not None else list(range(n))
+    k = len(set(keys))
+    p = sum(xs) / n
+    se = clustered_se(xs, keys)
+    if k == n:
+        low, high = wilson(sum(xs), n, level)
+        return Estimate(p, se, low, high, n, k, "Wilson", level)
+    n_eff = p * (1 - p) / (se * se) if se > 0 else float(k)
+    n_eff = min(max(n_eff, float(k)), float(n))
+    low, high = wilson(p * n_eff, n_eff, level)
+    return Estimate(p, se, low, high, n, k, f"Wilson on effective n={n_eff:.1f}, SE clustered by puzzle", level)
+
+
+def paired_difference(a: Mapping[tuple[str, int], bool], b: Mapping[tuple[str, int], bool], names: tuple[str, str]
+                      = ("A", "B"), level: float = LEVEL) -> Paired:
+    """A's accuracy minus B's on the cells (puzzle, repeat) both have graded.
+
+    One answer per puzzle: with ``m`` discordant cells of ``n``, ``a_only`` of them won by A, the
+    difference is (a_only − b_only)/n and its interval (2θ − 1)·m/n over the Wilson interval of
+    θ = a_only/m (m = 0: the models agree everywhere; the interval is [0, 0]). With repeats: the
+    per-puzzle difference of mean scores d_i, mean d̄, SE = sd(d)/√k over k puzzles, d̄ ± t(k−1)·SE;
+    when every d_i is the same (SE 0) the discordant-cell interval is used instead.
+    """
+    shared = sorted(set(a) & set(b))
+    a_only = sum(1 for key in shared if a[key] and not b[key])
+    b_only = sum(1 for key in shared if b[key] and not a[key])
+    n = len(shared)
+    if n == 0:
+        return Paired(*names, NAN_ESTIMATE, 0, 0)
+    puzzles: dict[str, list[float]] = defaultdict(list)
+    for key in shared:
+        puzzles[key[0]].append(float(a[key]) - float(b[key]))
+    k = len(puzzles)
+    diff = (a_only - b_only) / n
+    if k < n:
+        d = [sum(v) / len(v) for v in puzzles.values()]
+        mean = sum(d) / k
+        sd = math.sqrt(sum((x - mean) ** 2 for x in d) / (k - 1)) if k > 1 else math.nan
+        se = sd / math.sqrt(k) if k > 1 else math.nan
+        if k > 1 and se > 0:
+            half = t_value(k - 1, level) * se
+            est = Estimate(mean, se, max(-1.0, mean - half), min(1.0, mean + half), n, k,
+                           f"paired, clustered by puzzle (t, {k - 1} df)", level)
+            return Paired(*names, est, a_only, b_only)
+    m = a_only + b_only
+    se = math.sqrt(sum((float(a[key]) - float(b[key]) - diff) ** 2 for key in shared)) / n
+    if m == 0:
+        low = high = 0.0
+    else:
+        t_low, t_high = wilson(a_only, m, level)
+        low, high = (2 * t_low - 1) * m / n, (2 * t_high - 1) * m / n
+    est = Estimate(diff, se, low, high, n, k, "paired, Wilson on the discordant cells", level)
+    return Paired(*names, est, a_only, b_only)
+
+
+def puzzles_needed(accuracy_: float, gap: float = GAP, level: float = LEVEL, power: float = POWER) -> int | None:
+    """Puzzles needed to tell two models ``gap`` apart around ``accuracy_`` (two-sided test at 1 − level,
+    with probability ``power`` of seeing a real gap), by Cohen's arcsine effect size for two proportions:
+    h = |2·asin√p₂ − 2·asin√p₁| with p₁, p₂ = accuracy ∓ gap/2 (kept inside [0, 1]),
+    n = ((z_level + z_power) / h)². It does not count on the pairing, which usually needs fewer.
+    """
+    if math.isnan(accuracy_) or not 0 < gap <= 1:
+        return None
+    from scipy.stats import norm
+
+    p1 = min(max(accuracy_ - gap / 2, 0.0), 1.0 - gap)
+    p2 = p1 + gap
+    h = abs(2 * math.asin(math.sqrt(p2)) - 2 * math.asin(math.sqrt(p1)))
+    n = ((z_value(level) + float(norm.ppf(power))) / h) ** 2
+    return math.ceil(n - 1e-9)
+
+
+def power_line(accuracy_: float, puzzles: int, gap: float = GAP) -> str:
+    """'To tell a 10-point gap at about 40 % accuracy you need about N puzzles; this run has M.'"""
+    need = puzzles_needed(accuracy_, gap)
+    if need is None:
+        return f"How many puzzles to tell a {gap * 100:.0f}-point gap: n/a (no graded answer yet); this run has {puzzles}."
+    enough = "enough" if puzzles >= need else "too few to tell such a gap"
+    return (f"To tell a {gap * 100:.0f}-point gap at about {accuracy_ * 100:.0f} % accuracy you need about {need} "
+            f"puzzles (80 % power, 5 % level); this run has {puzzles} ({enough}).")
+
+
+# -- a comparison's cells (pandas) -----------------------------------------------------------------
+
+def graded(cells: Any) -> Any:
+    """The answered, graded cells of a comparison's frame."""
+    return cells[(cells.status == "ok") & cells.correct.notna()]
+
+
+def outcomes(cells: Any, model: str) -> dict[tuple[str, int], bool]:
+    """{(puzzle, repeat): correct} for one model's graded cells."""
+    d = graded(cells)
+    d = d[d.model == model]
+    return {(str(p), int(r)): bool(c) for p, r, c in zip(d.puzzle, d.repeat, d.correct)}
+
+
+def model_accuracy(cells: Any, model: str, level: float = LEVEL) -> Estimate:
+    d = graded(cells)
+    d = d[d.model == model]
+    return accuracy([bool(c) for c in d.correct], [str(p) for p in d.puzzle], level)
+
+
+def intervals(cells: Any, models: Sequence[str], level: float = LEVEL) -> Any:
+    """Per model: accuracy_se, accuracy_low, accuracy_high, accuracy_method, puzzles (distinct graded)."""
+    import pandas as pd
+
+    rows = []
+    for m in models:
+        e = model_accuracy(cells, m, level)
+        rows.append({"model": m, "accuracy_se": e.se, "accuracy_low": e.low, "accuracy_high": e.high,
+                     "accuracy_method": e.method, "puzzles": e.clusters})
+    return pd.DataFrame(rows, columns=["model", "accuracy_se", "accuracy_low", "accuracy_high", "accuracy_method",
+                                       "puzzles"])
+
+
+def pairs(cells: Any, models: Sequence[str], level: float = LEVEL) -> list[Paired]:
+    """Every pair of models (in the given order, first minus second) on their shared graded cells."""
+    per = {m: outcomes(cells, m) for m in models}
+    return [paired_difference(per[a], per[b], (a, b), level)
+            for i, a in enumerate(models) for b in models[i + 1:]]
+
+
+def pairs_frame(items: Sequence[Paired]) -> Any:
+    import pandas as pd
+
+    cols = ["a", "b", "shared", "difference", "se", "low", "high", "excludes_zero", "a_only", "b_only", "method",
+            "verdict"]
+    return pd.DataFrame([{"a": p.a, "b": p.b, "shared": p.estimate.n, "difference": p.estimate.value,
+                          "se": p.estimate.se, "low": p.estimate.low, "high": p.estimate.high,
+                          "excludes_zero": p.estimate.excludes_zero, "a_only": p.a_only, "b_only": p.b_only,
+                          "method": p.estimate.method, "verdict": p.verdict} for p in items], columns=cols)
+
+
+def pair_rows(items: Sequence[Paired]) -> tuple[list[str], list[list[str]]]:
+    """Rows for a text/Markdown table of paired differences."""
+    head = ["A", "B", "shared cells", "A − B", "95% interval", "A✓B✗", "A✗B✓", "verdict"]
+    rows = [[p.a, p.b, str(p.estimate.n), "n/a" if not p.estimate.known else f"{_pts(p.estimate.value)} pts",
+             p.estimate.interval(signed=True), str(p.a_only), str(p.b_only), p.verdict] for p in items]
+    return head, rows
+
+
+def self_consistency(comparison: Any, level: float = LEVEL) -> list[Paired]:
+    """With repeats: per model, the majority answer's accuracy vs the first sample's, paired by puzzle.
+
+    ``a`` is "<model> (majority of N)", ``b`` "<model> (one sample)"; each puzzle is one pair.
+    """
+    if comparison.config.repeat < 2:
+        return []
+    major = comparison.majority()
+    out = []
+    for m in comparison.config.models:
+        first = {k: v for k, v in outcomes(comparison.cells, m).items() if k[1] == 0}
+        rows = major[(major.model == m) & major.correct.notna()]
+        vote = {(str(r.puzzle), 0): bool(r.correct) for r in rows.itertuples()}
+        out.append(paired_difference(vote, first, (f"{m} (majority of {comparison.config.repeat})",
+                                                   f"{m} (one sample)"), level))
+    return out
+
+
+def majority_accuracy(comparison: Any, model: str, level: float = LEVEL) -> Estimate:
+    """The accuracy of a model's majority answers (one per puzzle), with its Wilson interval."""
+    major = comparison.majority()
+    rows = major[(major.model == model) & major.correct.notna()]
+    return accuracy([bool(c) for c in rows.correct], [str(p) for p in rows.puzzle], level)
