@@ -210,8 +210,8 @@ def test_report_contents(serve, puzzle_file: Path, tmp_path: Path) -> None:  # t
     result = run(["openai/gpt-4.1-mini", "grok/grok-4"], puzzle_file, repeat=2)
     path = report.write(result, tmp_path / "rep")
     files = sorted(p.name for p in path.parent.iterdir())
-    assert files == ["accuracy_vs_co2e.png", "accuracy_vs_cost.png", "cells.csv", "latency.png", "report.md",
-                     "summary.csv"]
+    assert files == ["accuracy_vs_co2e.png", "accuracy_vs_cost.png", "cells.csv", "latency.png", "pairs.csv",
+                     "report.html", "report.md", "summary.csv"]
     assert all((path.parent / f).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for f in files if f.endswith(".png"))
     md = path.read_text()
     assert f"# Comparison {result.run_id}" in md and f"compare --replay {result.run_id}" in md

@@ -20,8 +20,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "Every answer lands in the run log as it arrives; the run id is printed first so an "
                     "interrupted run can be finished with --resume. Without -m: each provider whose key is set "
                     "(its default model), else the offline model local/smollm2. Without --puzzles: the course set.")
-    p.add_argument("--puzzles", metavar="FILE", help="a puzzle YAML file, or a shipped set: course (default), "
-                                                     "known_answers")
+    p.add_argument("--puzzles", metavar="FILE", help="a puzzle file (YAML, CSV or JSON Lines), a shipped set: "
+                                                     "course (default), known_answers, or a seeded generator of "
+                                                     "known-answer puzzles, e.g. 'gen:arithmetic?n=100&seed=7' "
+                                                     "(families: arithmetic, units, percent, fractions, dates, "
+                                                     "logic, mixed; options n, seed, style=direct|steps)")
     p.add_argument("-m", "--model", action="append", dest="models", metavar="SPEC",
                    help="provider/model-id[@param=value], repeatable; variants side by side, e.g. "
                         "-m openai/gpt-5-nano@reasoning_effort=minimal -m openai/gpt-5-nano@reasoning_effort=low")
@@ -31,7 +34,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                                                     f"{grid.DEFAULT_PER_PROVIDER}; 1 for local engines)")
     p.add_argument("--no-cache", action="store_true", help="ask again even when the run log holds the answer "
                                                           "(the new answers are still recorded)")
-    p.add_argument("--report", metavar="DIR", help="write report.md, PNG charts and cells.csv into DIR")
+    p.add_argument("--report", metavar="DIR", help="write report.md, report.html (one self-contained page), PNG "
+                                                  "charts, cells.csv, summary.csv and pairs.csv into DIR")
+    p.add_argument("--baseline", metavar="RUN_ID", help="line this run up with an earlier one, cell by cell: what "
+                                                       "flipped (✓→✗, ✗→✓) and the paired difference")
     p.add_argument("--resume", metavar="RUN_ID", help="finish a stored run: ask only the cells with no answer")
     p.add_argument("--replay", metavar="RUN_ID", help="show a stored run again from the run log (no call)")
     p.add_argument("--max-usd", type=float, metavar="X", help="stop before a call that could take the run over X US dollars")
@@ -70,6 +76,7 @@ def run(args: argparse.Namespace) -> int:
     _check_modes(args)
     if args.report:
         report.check_folder(args.report)  # before the run, not after it
+    baseline = results.load(args.baseline) if args.baseline else None  # a bad id fails before the run
     progress = not args.no_progress and sys.stderr.isatty()
     if args.replay:
         result = results.load(args.replay)
@@ -86,8 +93,13 @@ def run(args: argparse.Namespace) -> int:
                                  use_cache=not args.no_cache, **options, **_params(args))
     print()
     print(result.table())
+    if baseline is not None:
+        from helpers.compare import rundiff
+
+        print()
+        print(rundiff.diff(baseline, result).text())
     if args.report:
         path = report.write(result, args.report)
-        print(f"\nreport: {path} (charts and cells.csv beside it)")
+        print(f"\nreport: {path} (report.html, charts and cells.csv beside it)")
     print(f"\nrun id: {result.run_id} · replay: python -m helpers compare --replay {result.run_id}")
     return 1 if result.stopped else 0

@@ -6,11 +6,12 @@ import argparse
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("runs", help="list, export and import runs of the run log",
+    p = sub.add_parser("runs", help="list, export, import and diff runs of the run log",
                        description="List the runs in the run log, export one run (config and every call) to a "
                                    "portable JSON Lines file, or import such a file, e.g. to replay a recorded "
-                                   "comparison offline with `compare --replay RUN_ID`. Keys are never stored, so "
-                                   "they are never exported.")
+                                   "comparison offline with `compare --replay RUN_ID`, or diff two comparison runs "
+                                   "cell by cell (`runs diff A B`). Keys are never stored, so they are never "
+                                   "exported.")
     actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     listing = actions.add_parser("list", help="newest runs first")
     listing.add_argument("--kind", help="only runs of this kind (compare, chat, session, …)")
@@ -20,6 +21,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     export.add_argument("file", metavar="FILE")
     load = actions.add_parser("import", help="add a run from a JSON Lines file")
     load.add_argument("file", metavar="FILE")
+    diff = actions.add_parser("diff", help="two comparison runs cell by cell: what flipped, the paired difference",
+                              description="Line up the same cells (puzzle, repeat) of two comparison runs and show "
+                                          "what flipped (✓→✗, ✗→✓) per model, with the paired difference (B − A) and "
+                                          "its 95 % interval. Models are matched by name, else in order.")
+    diff.add_argument("baseline", metavar="A", help="the baseline run id")
+    diff.add_argument("new", metavar="B", help="the run to compare with it")
     p.set_defaults(run=run)
 
 
@@ -35,6 +42,10 @@ def run(args: argparse.Namespace) -> int:
         rows = [[r["id"], r["kind"], r["created_at"][:19].replace("T", " "), str(r["calls"]), str(r["errors"]),
                  r["label"] or ""] for r in runs]
         print(text_table(["run id", "kind", "created (UTC)", "calls", "errors", "label"], rows))
+    elif args.action == "diff":
+        from helpers.compare import results, rundiff
+
+        print(rundiff.diff(results.load(args.baseline), results.load(args.new)).text())
     elif args.action == "export":
         n = transfer.export_run(args.run_id, args.file)
         print(f"exported run {args.run_id}: {n} calls to {args.file}")

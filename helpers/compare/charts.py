@@ -1,4 +1,6 @@
-"""Charts of a comparison (matplotlib): accuracy vs cost, accuracy vs g CO2e, latency per model.
+"""Charts of a comparison (matplotlib): accuracy vs cost, accuracy vs g CO2e (each accuracy with its 95 %
+interval as an error bar), latency per model, and, for effort variants of one model, accuracy against
+reasoning tokens (the reasoning budget and its knee).
 
 Figures are built with ``matplotlib.figure.Figure`` (no pyplot, so no display and no global backend
 change: this works headless and in tests; a notebook shows a returned Figure as usual). Models whose cost
@@ -11,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 CHARTS = {"accuracy_vs_cost": "accuracy vs cost", "accuracy_vs_co2e": "accuracy vs g CO2e",
-          "latency": "latency per model"}
+          "latency": "latency per model", "reasoning_budget": "accuracy vs reasoning tokens"}
 
 
 def _figure(width: float = 7.0, height: float = 4.5) -> Any:
@@ -32,13 +34,17 @@ def _scatter(summary: Any, column: str, xlabel: str, title: str) -> Any:
     for row in known.itertuples():
         x = getattr(row, column)
         ax.scatter([x], [row.accuracy * 100], s=60)
+        low, high = getattr(row, "accuracy_low", None), getattr(row, "accuracy_high", None)
+        if low is not None and high is not None and low == low and high == high:  # NaN != NaN
+            ax.errorbar([x], [row.accuracy * 100], yerr=[[(row.accuracy - low) * 100], [(high - row.accuracy) * 100]],
+                        fmt="none", ecolor="gray", capsize=4, alpha=0.8)
         ax.annotate(_short(row.model), (x, row.accuracy * 100), textcoords="offset points", xytext=(6, 4),
                     fontsize=8)
     positive = [v for v in known[column] if v > 0]
     if positive and max(positive) / min(positive) > 50 and len(positive) == len(known):
         ax.set_xscale("log")
     ax.set_xlabel(xlabel + ("\nnot shown (n/a): " + ", ".join(_short(m) for m in left_off) if left_off else ""))
-    ax.set_ylabel("accuracy (%)")
+    ax.set_ylabel("accuracy (%), bars: 95 % interval")
     ax.set_ylim(-5, 105)
     ax.set_title(title)
     ax.grid(alpha=0.3)
@@ -83,15 +89,92 @@ def latency(comparison: Any) -> Any:
     return fig
 
 
+def base_model(spec: str) -> str:
+    """A spec without its parameter variant: openai/gpt-5-nano@reasoning_effort=low → openai/gpt-5-nano."""
+    return spec.split("@", 1)[0]
+
+
+EFFORT_PARAMS = ("reasoning_effort",)
+
+
+def effort_groups(models: list[str]) -> dict[str, list[str]]:
+    """Effort variants: two or more specs of one base model that differ only in reasoning effort (the
+    base spec itself counts, as the provider's default effort), grouped by that base."""
+    from helpers import spec as specs
+
+    groups: dict[str, list[str]] = {}
+    for m in models:
+        params = specs.parse(m).params
+        if set(params) <= set(EFFORT_PARAMS):
+            groups.setdefault(base_model(m), []).append(m)
+    return {b: ms for b, ms in groups.items()
+            if len(ms) > 1 and any(set(specs.parse(m).params) & set(EFFORT_PARAMS) for m in ms)}
+
+
+def reasoning_budget(comparison: Any) -> Any:
+    """For variants of one model: accuracy (with its 95 % interval) against mean reasoning tokens per answer
+    (output tokens when the provider reports no reasoning tokens), cost per answer in the labels. The knee,
+    ringed, is the variant with the fewest tokens that the paired comparison cannot tell from the most
+    accurate variant: past it, more thinking has not been shown to pay. None when no model has variants."""
+    from helpers.compare import stats
+
+    groups = effort_groups(list(comparison.config.models))
+    if not groups:
+        return None
+    summary = comparison.summary().set_index("model")
+    ok = comparison.cells[comparison.cells.status == "ok"]
+    reasoning = ok.reasoning_tokens.notna().any()
+    column = "reasoning_tokens" if reasoning else "completion_tokens"
+    fig = _figure()
+    ax = fig.add_subplot()
+    for base, variants in groups.items():
+        points = []
+        for m in variants:
+            tokens = ok[ok.model == m][column].mean()
+            s = summary.loc[m]
+            if tokens == tokens and s.accuracy == s.accuracy:
+                points.append((float(tokens), m, s))
+        points.sort()
+        if not points:
+            continue
+        xs, ys = [p[0] for p in points], [p[2].accuracy * 100 for p in points]
+        lows = [(p[2].accuracy - p[2].accuracy_low) * 100 for p in points]
+        highs = [(p[2].accuracy_high - p[2].accuracy) * 100 for p in points]
+        line = ax.errorbar(xs, ys, yerr=[lows, highs], marker="o", capsize=4, label=_short(base, 40))
+        for x, m, s in points:
+            usd = s.usd_per_answer
+            cost = "n/a" if usd != usd else f"${usd:.4g}/answer"
+            ax.annotate(f"{_short(m.partition('@')[2] or 'default', 30)}\n{cost}", (x, s.accuracy * 100),
+                        textcoords="offset points", xytext=(6, -14), fontsize=7)
+        best = max(points, key=lambda p: p[2].accuracy)[1]
+        per = {m: stats.outcomes(comparison.cells, m) for _, m, _ in points}
+        for x, m, s in points:  # fewest tokens first
+            if m == best or not stats.paired_difference(per[best], per[m]).estimate.excludes_zero:
+                ax.scatter([x], [s.accuracy * 100], s=260, facecolors="none", edgecolors=line.lines[0].get_color(),
+                           linewidths=2, label=f"knee: {_short(m, 40)}")
+                break
+    ax.set_xlabel(f"{'reasoning' if reasoning else 'output (no reasoning tokens reported)'} tokens per answer (mean)")
+    ax.set_ylabel("accuracy (%), bars: 95 % interval")
+    ax.set_ylim(-5, 105)
+    ax.set_title(f"Reasoning budget · run {comparison.run_id}")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    return fig
+
+
 def save_all(comparison: Any, folder: str | Path, dpi: int = 120) -> dict[str, Path]:
-    """Write every chart as PNG into ``folder``; returns {chart name: path}."""
+    """Write every chart as PNG into ``folder`` (the reasoning budget only when a model has variants);
+    returns {chart name: path}."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     out = {}
     for name, make in (("accuracy_vs_cost", accuracy_vs_cost), ("accuracy_vs_co2e", accuracy_vs_co2e),
-                       ("latency", latency)):
+                       ("latency", latency), ("reasoning_budget", reasoning_budget)):
+        fig = make(comparison)
+        if fig is None:
+            continue
         path = folder / f"{name}.png"
-        make(comparison).savefig(path, dpi=dpi)
+        fig.savefig(path, dpi=dpi)
         out[name] = path
     return out
 

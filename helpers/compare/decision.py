@@ -11,6 +11,10 @@ This stays meaningful with one candidate (it is the best on every relative crite
 (tied candidates score the same), where min–max scaling would divide by zero or give 0 to everyone. An
 unknown value scores 0 on that criterion and the reasons say so. Weights are validated and normalised
 to sum to 1; the score is the weighted sum (0–1).
+
+Accuracy is measured on a sample of puzzles, so a candidate is called "most accurate" only when the
+paired difference with every other candidate has a 95 % interval that excludes 0
+(``helpers.compare.stats``); otherwise the reasons say which candidates it cannot be told apart from.
 """
 
 from __future__ import annotations
@@ -39,6 +43,9 @@ class Candidate:
     latency_s: float | None = None
     kwh: float | None = None
     g_co2e: float | None = None
+    accuracy_low: float | None = None  # the accuracy's 95 % interval, when measured
+    accuracy_high: float | None = None
+    same_accuracy_as: tuple[str, ...] = field(default=(), compare=False)  # paired difference includes 0
 
     def value(self, criterion: str) -> float | None:
         return getattr(self, FIELDS[criterion])
@@ -123,7 +130,8 @@ def _candidate(item: Candidate | Mapping[str, Any]) -> Candidate:
         name = item.get("name") or item.get("spec") or item.get("model")
         if not name:
             raise ConfigError(f"a candidate has no name: {dict(item)!r:.80}", hint="Give each row a 'name' (or 'spec').")
-        c = Candidate(name=str(name), **{k: item.get(k) for k in known - {"name"}})
+        c = Candidate(name=str(name), **{k: item.get(k) for k in known - {"name"}},
+                      accuracy_low=_known(item.get("accuracy_low")), accuracy_high=_known(item.get("accuracy_high")))
     else:
         raise ConfigError(f"cannot rank {type(item).__name__}", hint="Pass Candidate objects or dicts of results.")
     for crit in CRITERIA:
@@ -155,7 +163,14 @@ def candidates(results: Any) -> list[Candidate]:
     """
     summary = results.summary() if hasattr(results, "summary") else results
     rows = summary.to_dict("records") if hasattr(summary, "to_dict") else list(summary)
-    return [Candidate(name=str(r["model"]), **{f: _known(r.get(col)) for f, col in SUMMARY_COLUMNS.items()})
+    same: dict[str, list[str]] = {}
+    for pair in (results.pairs() if hasattr(results, "pairs") else []):
+        if not pair.estimate.excludes_zero:
+            same.setdefault(pair.a, []).append(pair.b)
+            same.setdefault(pair.b, []).append(pair.a)
+    return [Candidate(name=str(r["model"]), **{f: _known(r.get(col)) for f, col in SUMMARY_COLUMNS.items()},
+                      accuracy_low=_known(r.get("accuracy_low")), accuracy_high=_known(r.get("accuracy_high")),
+                      same_accuracy_as=tuple(same.get(str(r["model"]), ())))
             for r in rows]
 
 
@@ -186,6 +201,12 @@ def _fmt(criterion: str, v: float) -> str:
     return f"{v:.3g} {UNITS[criterion]}"
 
 
+def _interval(c: Candidate) -> str:
+    if c.accuracy_low is None or c.accuracy_high is None:
+        return ""
+    return f" (95 % interval {c.accuracy_low:.0%}–{c.accuracy_high:.0%})"
+
+
 def _reasons(c: Candidate, all_: list[Candidate], weights: dict[str, float]) -> list[str]:
     out = []
     for crit in sorted(CRITERIA, key=lambda k: -weights[k]):
@@ -200,7 +221,10 @@ def _reasons(c: Candidate, all_: list[Candidate], weights: dict[str, float]) -> 
             continue
         better = v > max(others) if crit == "accuracy" else v < min(others)
         worse = v < min(others) if crit == "accuracy" else v > max(others)
-        if better:
+        if crit == "accuracy" and (better or worse) and c.same_accuracy_as:
+            out.append(f"accuracy {_fmt(crit, v)}{_interval(c)}: cannot be told apart from "
+                       f"{', '.join(c.same_accuracy_as)} (the paired 95 % interval includes 0)")
+        elif better:
             label = "most accurate" if crit == "accuracy" else f"lowest {crit}"
             out.append(f"{label} ({_fmt(crit, v)})")
         elif worse:

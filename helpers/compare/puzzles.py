@@ -197,8 +197,8 @@ def resolve(name: str | Path) -> Path:
     if not path.suffix and shipped.is_file():
         return shipped
     raise ConfigError(f"no puzzle file {name}",
-                      hint=f"Give a puzzle file (YAML, CSV or JSON Lines), a shipped set ({', '.join(shipped_sets())}) "
-                           "or a generator such as gen:arithmetic?n=100&seed=7.")
+                      hint=f"Give a puzzle file path (YAML, CSV or JSON Lines), a shipped set: "
+                           f"{', '.join(shipped_sets())}, or a generator such as gen:arithmetic?n=100&seed=7.")
 
 
 def shipped_sets() -> list[str]:

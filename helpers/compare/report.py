@@ -1,5 +1,6 @@
-"""`--report DIR`: a comparison as a folder: report.md, PNG charts, cells.csv (one row per cell, errors
-included) and summary.csv (one row per model). Unknown cost or emissions are written as "n/a".
+"""`--report DIR`: a comparison as a folder: report.md and report.html (one self-contained page), PNG
+charts, cells.csv (one row per cell, errors included), summary.csv (one row per model, accuracy with its
+95 % interval) and pairs.csv (paired differences between models). Unknown figures are written as "n/a".
 """
 
 from __future__ import annotations
@@ -7,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from helpers.compare import charts
+from helpers.compare import charts, report_html, stats
 from helpers.compare.results import NUMERIC, Comparison, excerpt, md_table
 from helpers.errors import ConfigError
 
@@ -43,12 +44,16 @@ def markdown(comparison: Comparison, chart_files: dict[str, Path] | None = None)
     lines += ["## Per model", "", md_table(head, rows), "",
               ("Accuracy counts graded answers only (errors and ungraded puzzles are left out). "
               "\"n/a\" means unknown (no price or emission estimate for the model, or no correct answer to "
-              "divide by); it is never a zero."), ""]
+              "divide by); it is never a zero."), "",
+              "## How sure?", "", comparison.uncertainty_text(markdown=True), "",
+              ("Each accuracy comes from a sample of puzzles, so it carries an interval: the range of true accuracies "
+               "these answers leave plausible (95 %). A − B compares two models on the same puzzles; when its "
+               "interval includes 0, the data cannot say which is more accurate."), ""]
     for name, path in (chart_files or {}).items():
         lines += [f"![{charts.CHARTS.get(name, name)}]({path.name})", ""]
     head, rows = comparison.side_by_side_rows()
     lines += ["## Answers side by side", "", md_table(head, rows), "", "## Errors", "", _errors(comparison), "",
-              "Every cell, with the full answer text, is in `cells.csv`.", ""]
+              "Every cell, with the full answer text, is in `cells.csv` and in `report.html`.", ""]
     return "\n".join(lines)
 
 
@@ -79,9 +84,11 @@ def _write(comparison: Comparison, folder: Path) -> Path:
     cells[text] = cells[text].astype(object).where(cells[text].notna(), "")  # n/a is for unknown numbers only
     cells.to_csv(folder / "cells.csv", index=False, na_rep="n/a")
     comparison.summary().to_csv(folder / "summary.csv", index=False, na_rep="n/a")
+    stats.pairs_frame(comparison.pairs()).to_csv(folder / "pairs.csv", index=False, na_rep="n/a")
     files = charts.save_all(comparison, folder)
     path = folder / "report.md"
     path.write_text(markdown(comparison, files), encoding="utf-8")
+    report_html.write(comparison, folder, files)
     return path
 
 

@@ -133,7 +133,65 @@ class Comparison:
                         "g_per_correct": per("g_co2e", "judge_g_co2e"),
                         "latency_median_s": float(ok.latency_s.median()) if len(ok) else math.nan,
                         "latency_p90_s": float(ok.latency_s.quantile(0.9)) if len(ok) else math.nan})
-        return pd.DataFrame(out)
+        return self._with_intervals(pd.DataFrame(out))
+
+    # -- uncertainty (helpers.compare.stats) ------------------------------------------------------------
+    def _with_intervals(self, summary: Any) -> Any:
+        """The summary plus accuracy_se / _low / _high / _method and puzzles (distinct graded puzzles);
+        with repeats, the majority answer's accuracy (self-consistency) and its interval too."""
+        from helpers.compare import stats
+
+        out = summary.merge(stats.intervals(self.cells, list(self.config.models)), on="model", how="left")
+        if self.config.repeat > 1:
+            votes = [stats.majority_accuracy(self, m) for m in out.model]
+            out["majority_accuracy"] = [e.value for e in votes]
+            out["majority_low"] = [e.low for e in votes]
+            out["majority_high"] = [e.high for e in votes]
+        return out
+
+    def pairs(self) -> list[Any]:
+        """Every pair of models: the paired difference in accuracy on shared cells (``stats.Paired``)."""
+        from helpers.compare import stats
+
+        return stats.pairs(self.cells, list(self.config.models))
+
+    def power_line(self) -> str:
+        """How many puzzles it takes to tell a 10-point gap at this run's accuracy, and how many it has."""
+        from helpers.compare import stats
+
+        d = stats.graded(self.cells)
+        mean = float(d.correct.astype(bool).mean()) if len(d) else math.nan
+        return stats.power_line(mean, int(d.puzzle.nunique()))
+
+    def interval_rows(self) -> tuple[list[str], list[list[str]]]:
+        """Per model: accuracy, its 95 % interval and standard error, graded cells and puzzles, the method;
+        with repeats, the majority answer's accuracy and interval (self-consistency)."""
+        head = ["model", "accuracy", "95% interval", "SE", "graded", "puzzles", "method"]
+        repeats = self.config.repeat > 1
+        if repeats:
+            head += [f"majority of {self.config.repeat}", "its 95% interval"]
+        rows = []
+        for s in self.summary().itertuples():
+            row = [s.model, _pct(s.accuracy), _interval(s.accuracy_low, s.accuracy_high),
+                   "n/a" if _missing(s.accuracy_se) else f"{s.accuracy_se * 100:.1f} pts", str(s.graded),
+                   str(s.puzzles), str(s.accuracy_method)]
+            if repeats:
+                row += [_pct(s.majority_accuracy), _interval(s.majority_low, s.majority_high)]
+            rows.append(row)
+        return head, rows
+
+    def uncertainty_text(self, markdown: bool = False) -> str:
+        """How sure: per-model intervals, the paired differences (two models or more), the power line."""
+        from helpers.compare import stats
+
+        render = md_table if markdown else text_table
+        parts = [render(*self.interval_rows()), ""]
+        items = self.pairs() + stats.self_consistency(self)
+        if items:
+            head, rows = stats.pair_rows(items)
+            parts += [render(head, rows), ""]
+        parts.append(self.power_line())
+        return "\n".join(parts)
 
     def majority(self) -> Any:
         """Per model and puzzle over repeats: the majority answer, the agreement rate, its grade, and per-answer
@@ -194,13 +252,15 @@ class Comparison:
 
     def table(self) -> str:
         """The side-by-side table and the per-model summary, as plain text for a terminal."""
-        parts = [text_table(*self.side_by_side_rows()), "", text_table(*self.summary_rows())]
+        parts = [text_table(*self.side_by_side_rows()), "", text_table(*self.summary_rows()), "",
+                 self.uncertainty_text()]
         if self.stopped:
             parts += ["", f"stopped early: {self.stopped}"]
         return "\n".join(parts)
 
     def markdown(self) -> str:
-        return md_table(*self.side_by_side_rows()) + "\n\n" + md_table(*self.summary_rows())
+        return (md_table(*self.side_by_side_rows()) + "\n\n" + md_table(*self.summary_rows()) + "\n\n"
+                + self.uncertainty_text(markdown=True))
 
     def _repr_markdown_(self) -> str:
         return f"**run {self.run_id}**\n\n" + self.markdown()
@@ -212,6 +272,15 @@ class Comparison:
         c = self.config
         return (f"<Comparison {self.run_id}: {len(c.models)} models × {len(c.puzzles.puzzles)} puzzles × "
                 f"{c.repeat} repeats{', stopped early' if self.stopped else ''}>")
+
+
+def _pct(value: Any) -> str:
+    return "n/a" if _missing(value) else f"{float(value):.0%}"
+
+
+def _interval(low: Any, high: Any) -> str:
+    """A 95 % interval as text ('n/a' when unknown)."""
+    return "n/a" if _missing(low) or _missing(high) else f"{float(low):.0%}–{float(high):.0%}"
 
 
 def _missing(value: Any) -> bool:

@@ -6,9 +6,9 @@
   interval, which stays inside [0, 1] even for a handful of puzzles. With repeats, the Wilson interval
   is taken on the *effective* number of questions, n_eff = p(1 − p) / SE², so clustering widens it.
 - ``paired_difference``: model A minus model B on the cells both answered. One answer per puzzle: the
-  discordant pairs decide (A right and B wrong, or the reverse); a Wilson interval on their split,
-  scaled by their share of the cells, gives an interval for the difference that never claims a winner
-  from two lucky puzzles. With repeats: per-puzzle differences of the two models' mean scores, a
+  discordant cells decide (A right and B wrong, or the reverse); Wilson intervals on their share and on
+  their split give an interval for the difference that never claims a winner from two lucky puzzles
+  (``discordant_interval``). With repeats: per-puzzle differences of the two models' mean scores, a
   t interval clustered by puzzle (Miller's paired, clustered standard error).
 - ``puzzles_needed``: power analysis — how many puzzles it takes to see a gap.
 
@@ -167,11 +167,10 @@ def paired_difference(a: Mapping[tuple[str, int], bool], b: Mapping[tuple[str, i
                       = ("A", "B"), level: float = LEVEL) -> Paired:
     """A's accuracy minus B's on the cells (puzzle, repeat) both have graded.
 
-    One answer per puzzle: with ``m`` discordant cells of ``n``, ``a_only`` of them won by A, the
-    difference is (a_only − b_only)/n and its interval (2θ − 1)·m/n over the Wilson interval of
-    θ = a_only/m (m = 0: the models agree everywhere; the interval is [0, 0]). With repeats: the
+    One answer per puzzle: the difference is (a_only − b_only)/n and its interval comes from the
+    discordant cells (``discordant_interval``). With repeats: the
     per-puzzle difference of mean scores d_i, mean d̄, SE = sd(d)/√k over k puzzles, d̄ ± t(k−1)·SE;
-    when every d_i is the same (SE 0) the discordant-cell interval is used instead.
+    when every d_i is the same (SE 0) the discordant-cell interval over all cells is used instead.
     """
     shared = sorted(set(a) & set(b))
     a_only = sum(1 for key in shared if a[key] and not b[key])
@@ -194,15 +193,27 @@ def paired_difference(a: Mapping[tuple[str, int], bool], b: Mapping[tuple[str, i
             est = Estimate(mean, se, max(-1.0, mean - half), min(1.0, mean + half), n, k,
                            f"paired, clustered by puzzle (t, {k - 1} df)", level)
             return Paired(*names, est, a_only, b_only)
-    m = a_only + b_only
     se = math.sqrt(sum((float(a[key]) - float(b[key]) - diff) ** 2 for key in shared)) / n
-    if m == 0:
-        low = high = 0.0
-    else:
-        t_low, t_high = wilson(a_only, m, level)
-        low, high = (2 * t_low - 1) * m / n, (2 * t_high - 1) * m / n
-    est = Estimate(diff, se, low, high, n, k, "paired, Wilson on the discordant cells", level)
+    low, high = discordant_interval(a_only, b_only, n, level)
+    est = Estimate(diff, se, low, high, n, k, "paired, Wilson on discordant cells", level)
     return Paired(*names, est, a_only, b_only)
+
+
+def discordant_interval(a_only: int, b_only: int, n: int, level: float = LEVEL) -> tuple[float, float]:
+    """An interval for (a_only − b_only)/n, the paired difference of two models on n one-answer puzzles.
+
+    The difference is π·(2θ − 1): π = m/n the share of discordant cells (one model right, the other
+    wrong), θ = a_only/m the share of them A won. Each gets a Wilson interval at 1 − (1 − level)/2
+    (97.5 % for 95 %), so both hold together with at least ``level`` (Bonferroni), and the bounds are
+    the extremes of π·(2θ − 1) over the two intervals. Never degenerate: two lucky puzzles give a wide
+    interval, not a winner; no discordant cell at all gives ± the upper bound of π.
+    """
+    each = 1 - (1 - level) / 2
+    m = a_only + b_only
+    pi_low, pi_high = wilson(m, n, each)
+    t_low, t_high = wilson(a_only, m, each) if m else (0.0, 1.0)
+    lo, hi = 2 * t_low - 1, 2 * t_high - 1
+    return lo * (pi_high if lo < 0 else pi_low), hi * (pi_high if hi > 0 else pi_low)
 
 
 def puzzles_needed(accuracy_: float, gap: float = GAP, level: float = LEVEL, power: float = POWER) -> int | None:
