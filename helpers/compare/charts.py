@@ -9,6 +9,7 @@ or emissions are unknown are left off a chart and named under it, never plotted 
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,7 @@ def _scatter(summary: Any, column: str, xlabel: str, title: str) -> Any:
         x = getattr(row, column)
         ax.scatter([x], [row.accuracy * 100], s=60)
         low, high = getattr(row, "accuracy_low", None), getattr(row, "accuracy_high", None)
-        if low is not None and high is not None and low == low and high == high:  # NaN != NaN
+        if low is not None and high is not None and not (math.isnan(low) or math.isnan(high)):
             ax.errorbar([x], [row.accuracy * 100], yerr=[[(row.accuracy - low) * 100], [(high - row.accuracy) * 100]],
                         fmt="none", ecolor="gray", capsize=4, alpha=0.8)
         ax.annotate(_short(row.model), (x, row.accuracy * 100), textcoords="offset points", xytext=(6, 4),
@@ -132,7 +133,7 @@ def reasoning_budget(comparison: Any) -> Any:
         for m in variants:
             tokens = ok[ok.model == m][column].mean()
             s = summary.loc[m]
-            if tokens == tokens and s.accuracy == s.accuracy:
+            if not (math.isnan(tokens) or math.isnan(s.accuracy)):
                 points.append((float(tokens), m, s))
         points.sort()
         if not points:
@@ -143,7 +144,7 @@ def reasoning_budget(comparison: Any) -> Any:
         line = ax.errorbar(xs, ys, yerr=[lows, highs], marker="o", capsize=4, label=_short(base, 40))
         for x, m, s in points:
             usd = s.usd_per_answer
-            cost = "n/a" if usd != usd else f"${usd:.4g}/answer"
+            cost = "n/a" if math.isnan(usd) else f"${usd:.4g}/answer"
             ax.annotate(f"{_short(m.partition('@')[2] or 'default', 30)}\n{cost}", (x, s.accuracy * 100),
                         textcoords="offset points", xytext=(6, -14), fontsize=7)
         best = max(points, key=lambda p: p[2].accuracy)[1]

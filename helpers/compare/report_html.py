@@ -97,8 +97,8 @@ def interval_svg(summary: Any) -> str:
     label_w, plot_w, row_h = 300, 420, 26
     height = 30 + row_h * len(rows)
     x = lambda v: label_w + plot_w * float(v)
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label="accuracy with 95% intervals" '
-             f'width="{label_w + plot_w + 20}" height="{height}" font-size="12">']
+    parts = [(f'<svg role="img" aria-label="accuracy with 95% intervals" '
+             f'width="{label_w + plot_w + 20}" height="{height}" font-size="12">')]
     for tick in range(0, 101, 20):
         parts.append(f'<line x1="{x(tick / 100)}" y1="8" x2="{x(tick / 100)}" y2="{height - 18}" stroke="#ddd"/>'
                      f'<text x="{x(tick / 100)}" y="{height - 4}" text-anchor="middle">{tick}%</text>')
@@ -181,26 +181,26 @@ def render(comparison: Comparison, chart_files: dict[str, Path] | None = None) -
     if comparison.stopped:
         parts.append(f"<p><strong>Stopped early:</strong> {esc(comparison.stopped)}</p>")
     parts += ["<h2>How sure is each accuracy?</h2>", interval_svg(summary), _table(*comparison.interval_rows()),
-              "<p>The dot is the share of graded answers that were right; the bar is its 95 % interval: the range "
+              ("<p>The dot is the share of graded answers that were right; the bar is its 95 % interval: the range "
               "of true accuracies that these answers leave plausible. The fewer the puzzles, the wider the bar. "
               "Two bars that overlap may still be told apart by the paired comparison below, which looks at the "
-              "same puzzles for both models.</p>"]
+              "same puzzles for both models.</p>")]
     if pairs:
         parts += ["<h2>Paired differences</h2>", _table(*stats.pair_rows(pairs), ' id="pairs"'),
-                  "<p>A − B counts only puzzles both answered. When its interval includes 0, the data cannot say "
-                  "which of the two is more accurate: the ranking could flip with other puzzles.</p>"]
+                  ("<p>A − B counts only puzzles both answered. When its interval includes 0, the data cannot say "
+                  "which of the two is more accurate: the ranking could flip with other puzzles.</p>")]
     parts += [f"<p>{esc(comparison.power_line())}</p>", "<h2>Per model</h2>", _table(*comparison.summary_rows())]
     for name, path in (chart_files or {}).items():
         parts.append(f'<figure><img alt="{esc(charts.CHARTS.get(name, name))}" src="{_data_uri(path)}"></figure>')
     marks = "".join(f'<option value="{m}">{m}</option>' for m in ("✓", "✗", "–", "⚠"))
     parts += ["<h2>Every cell</h2>",
-              '<div class="controls"><label>filter <input id="filter" type="search" '
+              ('<div class="controls"><label>filter <input id="filter" type="search" '
               'placeholder="model, puzzle, answer…"></label> <label>grade <select id="mark-filter">'
               f'<option value="">all</option>{marks}</select></label> <span id="shown"></span> rows shown · '
-              "click a header to sort, an answer to read it whole</div>",
-              '<table id="cells"><thead><tr><th>puzzle</th><th>model</th><th>repeat</th><th>✓</th><th>answer</th>'
+              "click a header to sort, an answer to read it whole</div>"),
+              ('<table id="cells"><thead><tr><th>puzzle</th><th>model</th><th>repeat</th><th>✓</th><th>answer</th>'
               "<th>tokens</th><th>latency (s)</th><th>cost ($)</th><th>CO2e (mg)</th></tr></thead>"
-              f"<tbody>{_cell_rows(comparison)}</tbody></table>",
+              f"<tbody>{_cell_rows(comparison)}</tbody></table>"),
               f"<script>{SCRIPT}</script></body></html>"]
     return "\n".join(parts)
 

@@ -1,0 +1,124 @@
+"""The comparison with its uncertainty, end to end against loopback servers: intervals and the paired
+difference on the command line, `--baseline` and `runs diff` showing what flipped, the decision matrix
+refusing to call a winner the data cannot tell, and report.html escaping hostile model text."""
+
+from __future__ import annotations
+
+import html
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from helpers import cli
+from helpers.compare import decision, puzzles, report, results, runner, stats
+from tests.test_compare import serve  # noqa: F401  (the fixture)
+
+GEN = "gen:arithmetic?n=20&seed=5"
+HOSTILE = "<script>window.pwned=1</script><img src=x onerror=\"window.pwned=2\"> & \"quotes\""
+
+
+def answering(spelling: str, right: set[int], hostile: set[int] = frozenset()) -> dict[str, str]:  # type: ignore[assignment]
+    """A reply table for replying(): puzzle i (0-based) answered right when i is in ``right``, else off by one."""
+    table = {}
+    for i, p in enumerate(puzzles.load(spelling)):
+        value = int(p.answer or 0) + (0 if i in right else 1)
+        table[p.prompt] = (f"{HOSTILE}\nAnswer: {value}" if i in hostile else f"Working it out.\nAnswer: {value}")
+    return table
+
+
+def run_id(out: str) -> str:
+    return re.search(r"^run id: (\S+)", out, re.MULTILINE).group(1)  # type: ignore[union-attr]
+
+
+def line(out: str, start: str) -> str:
+    return next(x for x in out.splitlines() if x.startswith(start))
+
+
+MODELS = ["-m", "openai/gpt-4.1-mini", "-m", "groq/openai/gpt-oss-20b"]
+
+
+def test_cli_intervals_pair_baseline_diff_and_report(serve, capsys: pytest.CaptureFixture[str],  # noqa: F811
+                                                     tmp_path: Path) -> None:
+    serve("openai", answering(GEN, set(range(20)), hostile={3}))
+    serve("groq", answering(GEN, set(range(10))))
+    assert cli.main(["compare", "--puzzles", GEN, *MODELS, "--no-progress", "--report", str(tmp_path / "rep")]) == 0
+    out = capsys.readouterr().out
+    first = run_id(out)
+    # per model: 20/20 → Wilson lower 20/(20+3.841459)=.8389; 10/20 → Wilson (.2993, .7007)
+    assert re.search(r"^openai/gpt-4\.1-mini\s+100%\s+84%–100%\s+0\.0 pts\s+20\s+20\s+Wilson$", out, re.MULTILINE)
+    assert re.search(r"^groq/openai/gpt-oss-20b\s+50%\s+30%–70%\s+11\.2 pts\s+20\s+20\s+Wilson$", out, re.MULTILINE)
+    # the pair: 10 discordant of 20, all won by openai → (.091404, .724033), see tests/test_stats.py
+    pair = line(out, "openai/gpt-4.1-mini  groq/openai/gpt-oss-20b")
+    assert re.search(r"\s20\s+\+50 pts\s+\+9 to \+72 pts\s+10\s+0\s+openai/gpt-4\.1-mini is better$", pair)
+    assert "you need about" in out and "this run has 20" in out
+
+    # the same cells again, the groq model now right everywhere: its ten fixes are shown, with the interval
+    serve("groq", answering(GEN, set(range(20))))
+    assert cli.main(["compare", "--puzzles", GEN, *MODELS, "--no-progress", "--no-cache", "--baseline", first]) == 0
+    out = capsys.readouterr().out
+    second = run_id(out)
+    assert f"run {second} against baseline {first}" in out
+    assert re.search(r"^groq/openai/gpt-oss-20b\s+20\s+0\s+10\s+10\s+0\s+\+50 pts\s+\+9 to \+72 pts\s+new run better$",
+                     out, re.MULTILINE)
+    assert re.search(r"^openai/gpt-4\.1-mini\s+20\s+0\s+0\s+20\s+0\s+0 pts\s+−20 to \+20 pts\s+cannot tell apart$",
+                     out, re.MULTILINE)  # no discordant cell in 20: ± z²/(n+z²) = 5.023886/25.023886 = .200763
+    fixes = [x for x in out.splitlines() if x.startswith("✗→✓ groq/openai/gpt-oss-20b")]
+    assert len(fixes) == 10 and not any(x.startswith("✓→✗") for x in out.splitlines())
+    first_puzzle = puzzles.load(GEN)[10]
+    assert f"· {first_puzzle.id}#0: '{int(first_puzzle.answer or 0) + 1}' → '{first_puzzle.answer}'" in fixes[0]
+
+    assert cli.main(["runs", "diff", first, second]) == 0
+    diffed = capsys.readouterr().out
+    assert line(diffed, "groq/openai/gpt-oss-20b") == line(out, "groq/openai/gpt-oss-20b  20")
+
+    # the report folder: intervals and pairs in CSV and Markdown; hostile text inert in report.html
+    folder = tmp_path / "rep"
+    summary = report.csv_rows(folder / "summary.csv")
+    assert [round(float(r["accuracy_low"]), 4) for r in summary] == [0.8389, 0.2993]
+    pairs = report.csv_rows(folder / "pairs.csv")
+    assert pairs[0]["excludes_zero"] == "True" and round(float(pairs[0]["low"]), 6) == 0.091404
+    md = (folder / "report.md").read_text()
+    assert "## How sure?" in md and "| openai/gpt-4.1-mini | groq/openai/gpt-oss-20b | 20 | +50 pts |" in md
+    page = (folder / "report.html").read_text()
+    assert "&lt;script&gt;window.pwned=1&lt;/script&gt;&lt;img src=x onerror=&quot;window.pwned=2&quot;&gt;" in page
+    assert "<script>window" not in page and "<img src=x" not in page and page.count("<script>") == 1
+    assert "http://" not in page and "https://" not in page  # nothing to fetch
+    assert page.count('src="data:image/png;base64,') == 3 and "script-src 'sha256-" in html.unescape(page)
+
+
+def test_no_discordant_cell_interval_in_the_diff() -> None:
+    # 20 shared cells, none discordant: π ≤ z²/(n+z²) = 5.023886/25.023886 = .200763 → ±20 pts
+    e = stats.paired_difference({("p", i): True for i in range(20)}, {("p", i): True for i in range(20)}).estimate
+    assert e.interval(signed=True) == "−20 to +20 pts"
+
+
+def test_decision_matrix_does_not_call_a_winner_the_interval_cannot_tell(serve) -> None:  # noqa: F811
+    spelling = "gen:arithmetic?n=6&seed=2"
+    serve("openai", answering(spelling, {0, 1, 2, 3}))
+    serve("groq", answering(spelling, {0, 1, 2}))
+    result = runner.compare(["openai/gpt-4.1-mini", "groq/openai/gpt-oss-20b"], spelling, progress=False,
+                            out=open("/dev/null", "w"))  # noqa: SIM115
+    rec = decision.rank(decision.candidates(result), {"accuracy": 1})
+    assert rec.best.name == "openai/gpt-4.1-mini"  # higher measured accuracy still scores higher …
+    assert not any("most accurate" in r for r in rec.best.reasons)  # … but is not called more accurate
+    assert any("cannot be told apart from groq/openai/gpt-oss-20b" in r for r in rec.best.reasons)
+    summary = result.summary().set_index("model")
+    assert summary.loc["openai/gpt-4.1-mini", "accuracy_low"] == pytest.approx(stats.wilson(4, 6)[0])
+    assert results.load(result.run_id).pairs()[0].verdict == "cannot tell apart"
+
+
+def test_repeats_cluster_by_puzzle_and_majority_is_reported(serve) -> None:  # noqa: F811
+    spelling = "gen:arithmetic?n=5&seed=4"
+    serve("openai", answering(spelling, {0, 1, 2}))
+    result: Any = runner.compare(["openai/gpt-4.1-mini"], spelling, repeat=2, progress=False,
+                                 out=open("/dev/null", "w"))  # noqa: SIM115
+    s = result.summary().iloc[0]
+    # 6 of 10 right, each puzzle all right or all wrong: SE = √(3·(2·.4)² + 2·(2·.6)²)/10 = √4.8/10 = .219089,
+    # n_eff = .24/.048 = 5 puzzles → Wilson(3, 5)
+    assert s.accuracy == 0.6 and s.accuracy_se == pytest.approx(0.219089, abs=1e-6) and s.puzzles == 5
+    assert (s.accuracy_low, s.accuracy_high) == pytest.approx(stats.wilson(3, 5))
+    assert "clustered by puzzle" in s.accuracy_method and s.majority_accuracy == 0.6
+    text = result.table()
+    assert "majority of 2" in text and "openai/gpt-4.1-mini (majority of 2)" in text
