@@ -124,26 +124,41 @@ def test_paired_is_antisymmetric_and_uses_shared_cells_only() -> None:
     assert math.isnan(stats.paired_difference({}, b).estimate.value)
 
 
+# n = (z_level + z_power)² · σ² / gap²; (1.959964 + 0.841621)² = 2.801585² = 7.848879
 POWER = [
-    # accuracy, gap, puzzles, arithmetic
-    (0.5, 0.10, 196, ("p1=.45, p2=.55: h=2·(asin√.55 − asin√.45)=2·(.835482−.735314)=.200335; "
-                     "n=((1.959964+.841621)/.200335)²=195.57 → 196")),
-    (0.95, 0.10, 19, ("p2 capped at 1, p1=.9: h=2·(π/2 − asin√.9)=3.141593−2.498092=.643501; "
-                     "n=(2.801585/.643501)²=18.95 → 19")),
-    (0.0, 0.10, 19, "p1=0, p2=.1: h=2·asin√.1=2·.321751=.643501 (the mirror case) → 19"),
+    # accuracy, gap, measured difference variance, puzzles, arithmetic
+    (0.5, 0.10, None, 389, "independent: p1=.45, p2=.55: σ²=.2475+.2475=.495; n=7.848879·.495/.01=388.52 → 389"),
+    (0.95, 0.10, None, 71, "p2 capped at 1, p1=.9: σ²=.09+0=.09; n=7.848879·9=70.64 → 71"),
+    (0.0, 0.10, None, 71, "p1=0, p2=.1: σ²=0+.09 → 71"),
+    (0.5, 0.10, 0.10, 79, "paired, measured σ²=.1: n=7.848879·.1/.01=78.49 → 79"),
+    (0.5, 0.10, 0.02, 71, "paired σ²=.02 is below the floor gap·(1−gap)=.09 → 71"),
+    (0.5, 0.20, None, 95, "p1=.4, p2=.6: σ²=.24+.24=.48; n=7.848879·.48/.04=94.19 → 95"),
 ]
 
 
-@pytest.mark.parametrize("accuracy, gap, puzzles, arithmetic", POWER)
-def test_puzzles_needed_by_hand(accuracy: float, gap: float, puzzles: int, arithmetic: str) -> None:
-    assert stats.puzzles_needed(accuracy, gap) == puzzles, arithmetic
+@pytest.mark.parametrize("accuracy, gap, variance, puzzles, arithmetic", POWER)
+def test_puzzles_needed_by_hand(accuracy: float, gap: float, variance: float | None, puzzles: int,
+                                arithmetic: str) -> None:
+    assert stats.puzzles_needed(accuracy, gap, diff_variance=variance) == puzzles, arithmetic
 
 
 def test_power_line_says_need_and_have() -> None:
-    assert stats.power_line(0.5, 30) == ("To tell a 10-point gap at about 50 % accuracy you need about 196 puzzles "
-                                         "(80 % power, 5 % level); this run has 30 (too few to tell such a gap).")
-    assert "(enough)" in stats.power_line(0.5, 200)
+    assert stats.power_line(0.5, 30) == ("To tell a 10-point gap at about 50 % accuracy you need about 389 puzzles "
+                                         "(80 % power, 5 % level; models taken as independent); this run has 30 "
+                                         "(too few to tell such a gap).")
+    assert "(enough)" in stats.power_line(0.5, 400) and "disagreed here" in stats.power_line(0.5, 9, diff_variance=.1)
     assert "n/a" in stats.power_line(math.nan, 0)
+
+
+def test_difference_variance_of_a_run() -> None:
+    import pandas as pd
+
+    # A right on p0, p1; B right on p1, p2; p3 both wrong: d = 1, 0, −1, 0; mean 0; variance (1+0+1+0)/3
+    cells = pd.DataFrame({"model": ["A"] * 4 + ["B"] * 4, "puzzle": ["p0", "p1", "p2", "p3"] * 2, "repeat": [0] * 8,
+                          "status": ["ok"] * 8, "correct": [True, True, False, False, False, True, True, False]})
+    items = stats.pairs(cells, ["A", "B"])
+    assert stats.difference_variance(items, cells) == pytest.approx(2 / 3)
+    assert math.isnan(stats.difference_variance([], cells))
 
 
 def test_interval_text() -> None:

@@ -161,7 +161,8 @@ class Comparison:
 
         d = stats.graded(self.cells)
         mean = float(d.correct.astype(bool).mean()) if len(d) else math.nan
-        return stats.power_line(mean, int(d.puzzle.nunique()))
+        variance = stats.difference_variance(self.pairs(), self.cells)
+        return stats.power_line(mean, int(d.puzzle.nunique()), diff_variance=variance)
 
     def interval_rows(self) -> tuple[list[str], list[list[str]]]:
         """Per model: accuracy, its 95 % interval and standard error, graded cells and puzzles, the method;

@@ -216,31 +216,53 @@ def discordant_interval(a_only: int, b_only: int, n: int, level: float = LEVEL) 
     return lo * (pi_high if lo < 0 else pi_low), hi * (pi_high if hi > 0 else pi_low)
 
 
-def puzzles_needed(accuracy_: float, gap: float = GAP, level: float = LEVEL, power: float = POWER) -> int | None:
-    """Puzzles needed to tell two models ``gap`` apart around ``accuracy_`` (two-sided test at 1 − level,
-    with probability ``power`` of seeing a real gap), by Cohen's arcsine effect size for two proportions:
-    h = |2·asin√p₂ − 2·asin√p₁| with p₁, p₂ = accuracy ∓ gap/2 (kept inside [0, 1]),
-    n = ((z_level + z_power) / h)². It does not count on the pairing, which usually needs fewer.
+def puzzles_needed(accuracy_: float, gap: float = GAP, level: float = LEVEL, power: float = POWER,
+                   diff_variance: float | None = None) -> int | None:
+    """Puzzles needed to tell two models ``gap`` apart (a two-sided test at 1 − level that sees a real gap
+    with probability ``power``): n = (z_level + z_power)² · σ² / gap² (Miller 2024, section on power).
+
+    σ² is the variance of the per-puzzle difference between the two models. Measured on a run
+    (``diff_variance``), it is floored at gap·(1 − gap), the least it can be when the true gap is ``gap``.
+    Unmeasured, the models are taken as independent around ``accuracy_``: σ² = p₁q₁ + p₂q₂ with
+    p₁, p₂ = accuracy ∓ gap/2 (kept inside [0, 1]) — the pairing usually needs fewer.
     """
     if math.isnan(accuracy_) or not 0 < gap <= 1:
         return None
     from scipy.stats import norm
 
-    p1 = min(max(accuracy_ - gap / 2, 0.0), 1.0 - gap)
-    p2 = p1 + gap
-    h = abs(2 * math.asin(math.sqrt(p2)) - 2 * math.asin(math.sqrt(p1)))
-    n = ((z_value(level) + float(norm.ppf(power))) / h) ** 2
+    if diff_variance is not None and not math.isnan(diff_variance):
+        variance = max(diff_variance, gap * (1 - gap))
+    else:
+        p1 = min(max(accuracy_ - gap / 2, 0.0), 1.0 - gap)
+        p2 = p1 + gap
+        variance = p1 * (1 - p1) + p2 * (1 - p2)
+    n = (z_value(level) + float(norm.ppf(power))) ** 2 * variance / (gap * gap)
     return math.ceil(n - 1e-9)
 
 
-def power_line(accuracy_: float, puzzles: int, gap: float = GAP) -> str:
+def power_line(accuracy_: float, puzzles: int, gap: float = GAP, diff_variance: float | None = None) -> str:
     """'To tell a 10-point gap at about 40 % accuracy you need about N puzzles; this run has M.'"""
-    need = puzzles_needed(accuracy_, gap)
+    need = puzzles_needed(accuracy_, gap, diff_variance=diff_variance)
     if need is None:
         return f"How many puzzles to tell a {gap * 100:.0f}-point gap: n/a (no graded answer yet); this run has {puzzles}."
     enough = "enough" if puzzles >= need else "too few to tell such a gap"
+    how = ("paired, from how often the models disagreed here" if diff_variance is not None
+           and not math.isnan(diff_variance) else "models taken as independent")
     return (f"To tell a {gap * 100:.0f}-point gap at about {accuracy_ * 100:.0f} % accuracy you need about {need} "
-            f"puzzles (80 % power, 5 % level); this run has {puzzles} ({enough}).")
+            f"puzzles (80 % power, 5 % level; {how}); this run has {puzzles} ({enough}).")
+
+
+def difference_variance(items: Sequence[Paired], cells: Any) -> float:
+    """The mean, over pairs of models, of the variance of their per-cell difference (NaN with no pair)."""
+    per: list[float] = []
+    for p in items:
+        a, b = outcomes(cells, p.a), outcomes(cells, p.b)
+        shared = sorted(set(a) & set(b))
+        if len(shared) > 1:
+            d = [float(a[k]) - float(b[k]) for k in shared]
+            mean = sum(d) / len(d)
+            per.append(sum((x - mean) ** 2 for x in d) / (len(d) - 1))
+    return sum(per) / len(per) if per else math.nan
 
 
 # -- a comparison's cells (pandas) -----------------------------------------------------------------
