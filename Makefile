@@ -25,11 +25,15 @@ install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
 # The main job: the course's puzzles on the default models (each keyed provider's default; with no key, the
-# bundled local/smollm2), graded, with a report folder. A second run answers from the run log's cache.
+# bundled local/smollm2), graded, with a report folder. Then the bundled model's variants (greedy vs sampled,
+# direct vs step-by-step prompt, majority of 3) on 30 generated puzzles, with error bars and report.html.
+# A second run answers from the run log's cache.
 DEMO_REPORT ?= runs/demo-report
+DEMO_VARIANTS ?= runs/demo-variants
 demo: install
 	$(PY) -m helpers keys || true
 	$(PY) -m helpers compare --report $(DEMO_REPORT)
+	$(PY) -m helpers.compare.variants --report $(DEMO_VARIANTS)
 
 test: install-dev
 	$(PY) -m pytest -q -n 2
