@@ -35,11 +35,11 @@ class VariantRuns:
     voting: Any  # the sampled model, ``samples`` answers per puzzle
 
     def text(self) -> str:
-        return "\n\n".join(["== 1. greedy vs sampled (same puzzles, paired) ==", self.sampling.table(),
-                            "== 2. direct vs step-by-step system prompt (greedy, cell by cell) ==",
-                            self.steps_diff.text(),
-                            "== 3. self-consistency: majority answer vs one sample (sampled model) ==",
-                            self.voting.uncertainty_text()])
+        parts = ["== 1. greedy vs sampled (same puzzles, paired) ==", self.sampling.table(),
+                 "== 2. direct vs step-by-step system prompt (greedy, cell by cell) ==", self.steps_diff.text(),
+                 "== 3. self-consistency: majority answer vs one sample (sampled model) ==",
+                 self.voting.uncertainty_text()]
+        return "\n\n".join(parts)
 
 
 def spelling(n: int, seed: int, style: str) -> str:
