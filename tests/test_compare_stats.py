@@ -5,6 +5,7 @@ refusing to call a winner the data cannot tell, and report.html escaping hostile
 from __future__ import annotations
 
 import html
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -122,3 +123,48 @@ def test_repeats_cluster_by_puzzle_and_majority_is_reported(serve) -> None:  # n
     assert "clustered by puzzle" in s.accuracy_method and s.majority_accuracy == 0.6
     text = result.table()
     assert "majority of 2" in text and "openai/gpt-4.1-mini (majority of 2)" in text
+
+
+def _effort_comparison() -> Any:
+    """Three effort variants on 10 puzzles: low 4/10 with 100 reasoning tokens, medium 9/10 with 1000,
+    high 10/10 with 5000 (each right on its first puzzles)."""
+    import pandas as pd
+
+    from helpers.compare.config import CompareConfig
+    from helpers.compare.puzzles import PuzzleSet
+
+    base = "openai/gpt-5-nano@reasoning_effort="
+    plan = {base + "low": (4, 100.0), base + "medium": (9, 1000.0), base + "high": (10, 5000.0)}
+    pset = puzzles.load("gen:arithmetic?n=10&seed=1")
+    rows = [{"run_id": "r", "model": m, "provider": "openai", "puzzle": p.id, "repeat": 0, "status": "ok",
+             "grader": "numeric", "expected": p.answer, "correct": i < right, "answer": "Answer: 1",
+             "extracted": "1", "note": "", "reasoning_tokens": tokens, "completion_tokens": tokens + 20,
+             "total_tokens": tokens + 80, "latency_s": 1.0, "cost_usd": tokens * 1e-6, "g_co2e": 0.01, "kwh": 1e-5,
+             "judge_cost_usd": math.nan, "judge_g_co2e": math.nan, "prompt_tokens": 60.0, "ttft_s": math.nan}
+            for m, (right, tokens) in plan.items() for i, p in enumerate(pset)]
+    cells = pd.DataFrame(rows).reindex(columns=results.COLUMNS)
+    cells["correct"] = cells["correct"].astype("boolean")
+    return results.Comparison("r", CompareConfig(list(plan), PuzzleSet("gen", pset)), cells)
+
+
+def test_reasoning_budget_knee_is_the_cheapest_effort_the_best_cannot_beat() -> None:
+    from helpers.compare import charts
+
+    result = _effort_comparison()
+    variants = [(m, a) for m, a in zip(result.summary().model, result.summary().accuracy)]
+    # high − low: 6 discordant of 10, all won by high → θ lower 6/(6+5.023886)=.544 > .5: low is worse;
+    # high − medium: 1 discordant → θ lower 1/6.023886=.166 < .5: cannot tell → medium is the knee
+    assert charts.knee_of(result.cells, variants) == "openai/gpt-5-nano@reasoning_effort=medium"
+    fig = charts.reasoning_budget(result)
+    ax = fig.axes[0]
+    assert "reasoning tokens" in ax.get_xlabel()
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["knee: …enai/gpt-5-nano@reasoning_effort=medium",
+                                                                 "openai/gpt-5-nano"]
+    assert charts.reasoning_budget(runner_free_single()) is None
+
+
+def runner_free_single() -> Any:
+    """A comparison with no effort variants (two different models)."""
+    result = _effort_comparison()
+    result.config.models = ["openai/gpt-5-nano@reasoning_effort=low", "openai/gpt-4.1-mini"]
+    return result

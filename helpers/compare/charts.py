@@ -112,13 +112,26 @@ def effort_groups(models: list[str]) -> dict[str, list[str]]:
             if len(ms) > 1 and any(set(specs.parse(m).params) & set(EFFORT_PARAMS) for m in ms)}
 
 
+def knee_of(cells: Any, variants: list[tuple[str, float]]) -> str | None:
+    """The knee of a reasoning budget: among ``variants`` (model, accuracy), listed from fewest to most
+    reasoning tokens, the first that the paired comparison cannot tell from the most accurate one."""
+    from helpers.compare import stats
+
+    if not variants:
+        return None
+    best = max(variants, key=lambda v: v[1])[0]
+    per = {m: stats.outcomes(cells, m) for m, _ in variants}
+    for m, _ in variants:
+        if m == best or not stats.paired_difference(per[best], per[m]).estimate.excludes_zero:
+            return m
+    return best
+
+
 def reasoning_budget(comparison: Any) -> Any:
     """For variants of one model: accuracy (with its 95 % interval) against mean reasoning tokens per answer
     (output tokens when the provider reports no reasoning tokens), cost per answer in the labels. The knee,
     ringed, is the variant with the fewest tokens that the paired comparison cannot tell from the most
     accurate variant: past it, more thinking has not been shown to pay. None when no model has variants."""
-    from helpers.compare import stats
-
     groups = effort_groups(list(comparison.config.models))
     if not groups:
         return None
@@ -147,13 +160,11 @@ def reasoning_budget(comparison: Any) -> Any:
             cost = "n/a" if math.isnan(usd) else f"${usd:.4g}/answer"
             ax.annotate(f"{_short(m.partition('@')[2] or 'default', 30)}\n{cost}", (x, s.accuracy * 100),
                         textcoords="offset points", xytext=(6, -14), fontsize=7)
-        best = max(points, key=lambda p: p[2].accuracy)[1]
-        per = {m: stats.outcomes(comparison.cells, m) for _, m, _ in points}
-        for x, m, s in points:  # fewest tokens first
-            if m == best or not stats.paired_difference(per[best], per[m]).estimate.excludes_zero:
+        knee = knee_of(comparison.cells, [(m, float(s.accuracy)) for _, m, s in points])
+        for x, m, s in points:
+            if m == knee:
                 ax.scatter([x], [s.accuracy * 100], s=260, facecolors="none", edgecolors=line.lines[0].get_color(),
                            linewidths=2, label=f"knee: {_short(m, 40)}")
-                break
     ax.set_xlabel(f"{'reasoning' if reasoning else 'output (no reasoning tokens reported)'} tokens per answer (mean)")
     ax.set_ylabel("accuracy (%), bars: 95 % interval")
     ax.set_ylim(-5, 105)

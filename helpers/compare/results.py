@@ -297,7 +297,9 @@ def _fmt_num(value: Any) -> str:
 
 
 def excerpt(text: Any, width: int = 40) -> str:
+    """One line of at most ``width`` characters; control characters (a terminal's escape codes) shown as �."""
     text = "" if _missing(text) else " ".join(str(text).split())
+    text = "".join(ch if ch.isprintable() else "\ufffd" for ch in text)
     return text if len(text) <= width else text[:width - 1] + "…"
 
 
