@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from helpers import cli
-from helpers.compare import decision, puzzles, report, results, runner, stats
+from helpers.compare import decision, generators, puzzles, report, results, runner, stats
 from tests.test_compare import serve  # noqa: F401  (the fixture)
 
 GEN = "gen:arithmetic?n=20&seed=5"
@@ -22,9 +22,14 @@ HOSTILE = "<script>window.pwned=1</script><img src=x onerror=\"window.pwned=2\">
 
 def answering(spelling: str, right: set[int], hostile: set[int] = frozenset()) -> dict[str, str]:  # type: ignore[assignment]
     """A reply table for replying(): puzzle i (0-based) answered right when i is in ``right``, else off by one."""
+    from fractions import Fraction
+
     table = {}
     for i, p in enumerate(puzzles.load(spelling)):
-        value = int(p.answer or 0) + (0 if i in right else 1)
+        value: Any = p.answer
+        if i not in right:
+            value = (next(c for c in p.choices if c != p.answer) if p.choices
+                     else Fraction(str(p.answer).lstrip("$").split()[0]) + 1)
         table[p.prompt] = (f"{HOSTILE}\nAnswer: {value}" if i in hostile else f"Working it out.\nAnswer: {value}")
     return table
 
@@ -168,3 +173,30 @@ def runner_free_single() -> Any:
     result = _effort_comparison()
     result.config.models = ["openai/gpt-5-nano@reasoning_effort=low", "openai/gpt-4.1-mini"]
     return result
+
+
+def test_offline_variants_line_up_three_runs(fake_openai_factory, monkeypatch: pytest.MonkeyPatch) -> None:
+    from helpers.compare import variants
+    from tests.test_compare import replying
+
+    table = answering(variants.spelling(6, 7, "direct"), {0, 1, 2})
+    seen: list[dict[str, Any]] = []
+
+    def reply(body: dict[str, Any]) -> str:
+        seen.append(body)
+        return replying(table)(body)
+    server = fake_openai_factory(reply=reply)
+    monkeypatch.setenv("LOCAL_BASE_URL", server.base_url)
+    runs = variants.run(n=6, seed=7, samples=3, out=open("/dev/null", "w"))  # noqa: SIM115
+    assert runs.sampling.config.models == [variants.GREEDY, variants.SAMPLED]
+    assert runs.steps.config.puzzles.source.endswith("style=steps") and runs.voting.config.repeat == 3
+    # the step-by-step run is lined up with the direct one: same cells, its system prompt changed
+    assert len(runs.steps_diff.changed_puzzles) == 6 and runs.steps_diff.models[0].paired.estimate.n == 6
+    assert runs.steps_diff.only_baseline == [variants.SAMPLED]
+    systems = {b["messages"][0]["content"] for b in seen if b["messages"][0]["role"] == "system"}
+    assert systems == {generators.STYLES["direct"], generators.STYLES["steps"]}
+    assert {b.get("temperature") for b in seen} == {0, 1}
+    text = runs.text()
+    assert "(majority of 3)" in text and "cannot tell apart" in text
+    # 12 (greedy and sampled) + 6 (steps) + 12 (the 2nd and 3rd samples; the 1st is the cached sampled answer)
+    assert len(seen) == 30

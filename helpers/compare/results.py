@@ -143,7 +143,8 @@ class Comparison:
 
         out = summary.merge(stats.intervals(self.cells, list(self.config.models)), on="model", how="left")
         if self.config.repeat > 1:
-            votes = [stats.majority_accuracy(self, m) for m in out.model]
+            major = self.majority()
+            votes = [stats.majority_accuracy(self, m, major=major) for m in out.model]
             out["majority_accuracy"] = [e.value for e in votes]
             out["majority_low"] = [e.low for e in votes]
             out["majority_high"] = [e.high for e in votes]

@@ -342,8 +342,9 @@ def self_consistency(comparison: Any, level: float = LEVEL) -> list[Paired]:
     return out
 
 
-def majority_accuracy(comparison: Any, model: str, level: float = LEVEL) -> Estimate:
-    """The accuracy of a model's majority answers (one per puzzle), with its Wilson interval."""
-    major = comparison.majority()
+def majority_accuracy(comparison: Any, model: str, level: float = LEVEL, major: Any = None) -> Estimate:
+    """The accuracy of a model's majority answers (one per puzzle), with its Wilson interval
+    (``major``: the comparison's ``majority()`` when already computed)."""
+    major = comparison.majority() if major is None else major
     rows = major[(major.model == model) & major.correct.notna()]
     return accuracy([bool(c) for c in rows.correct], [str(p) for p in rows.puzzle], level)
