@@ -21,9 +21,9 @@ import datetime as dt
 import random
 from collections.abc import Callable
 from fractions import Fraction
+from typing import Any
 from urllib.parse import parse_qsl
 
-from helpers.compare.puzzles import Puzzle
 from helpers.errors import ConfigError
 
 PREFIX = "gen:"
@@ -180,8 +180,9 @@ def parse(spelling: str) -> tuple[list[str], int, int, str | None]:
     return families, n, seed, style
 
 
-def generate(spelling: str) -> list[Puzzle]:
-    """The puzzles a ``gen:`` spelling names (the same spelling always gives the same puzzles)."""
+def generate(spelling: str) -> list[dict[str, Any]]:
+    """The puzzles a ``gen:`` spelling names, as puzzle mappings (``puzzles.load`` validates them into
+    Puzzles); the same spelling always gives the same puzzles."""
     families, n, seed, style = parse(spelling)
     rng = random.Random(f"{seed}:{'+'.join(families)}")
     system = STYLES[style] if style else None
@@ -189,11 +190,13 @@ def generate(spelling: str) -> list[Puzzle]:
     for i in range(n):
         family = families[i % len(families)]
         prompt, answer, grader = FAMILIES[family](rng)
-        choices: tuple[str, ...] = ()
+        item: dict[str, Any] = {"id": f"{family}-s{seed}-{i + 1:03d}", "prompt": prompt, "answer": answer,
+                                 "grader": grader, "tags": [family, "generated"]}
         if grader == "choice":
-            choices = WEEKDAYS
+            item["choices"] = list(WEEKDAYS)
         elif grader.startswith("choice:"):
-            grader, choices = "choice", tuple(grader.split(":", 1)[1].split(","))
-        out.append(Puzzle(id=f"{family}-s{seed}-{i + 1:03d}", prompt=prompt, system=system, answer=answer,
-                          grader=grader, choices=choices, tags=(family, "generated")))
+            item.update(grader="choice", choices=grader.split(":", 1)[1].split(","))
+        if system:
+            item["system"] = system
+        out.append(item)
     return out

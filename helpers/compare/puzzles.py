@@ -212,7 +212,7 @@ def load(name: str | Path = "course") -> list[Puzzle]:
     from helpers.compare import generators
 
     if generators.is_generated(name):
-        return parse_puzzles([p.to_dict() for p in generators.generate(str(name))], str(name).strip())
+        return parse_puzzles(generators.generate(str(name)), str(name).strip())
     path = resolve(name)
     try:
         text = path.read_text(encoding="utf-8")
