@@ -48,6 +48,10 @@ def _number(x: Fraction) -> str:
     return f"{x.numerator}/{x.denominator}"
 
 
+def _fraction(f: Fraction) -> str:
+    return f"{f.numerator}/{f.denominator}" if f.denominator != 1 else str(f.numerator)
+
+
 def arithmetic(rng: random.Random) -> tuple[str, str, str]:
     """Three or four whole numbers with +, − and ×, evaluated with × first."""
     count = rng.choice((3, 4))
@@ -112,10 +116,9 @@ def fractions(rng: random.Random) -> tuple[str, str, str]:
     b = Fraction(rng.randint(1, 9), rng.randint(2, 12))
     op = rng.choice("+−×")
     value = a + b if op == "+" else a - b if op == "−" else a * b
-    text = lambda f: f"{f.numerator}/{f.denominator}" if f.denominator != 1 else str(f.numerator)
-    prompt = (f"Compute {text(a)} {op} {text(b)} as a fraction in lowest terms. Give it on a last line "
+    prompt = (f"Compute {_fraction(a)} {op} {_fraction(b)} as a fraction in lowest terms. Give it on a last line "
               f"'Answer: <fraction>'.")
-    return prompt, text(value), "numeric"
+    return prompt, _fraction(value), "numeric"
 
 
 def dates(rng: random.Random) -> tuple[str, str, str]:
