@@ -126,11 +126,11 @@ def _candidate(item: Candidate | Mapping[str, Any]) -> Candidate:
     if isinstance(item, Candidate):
         c = item
     elif isinstance(item, Mapping):
-        known = {"name", *FIELDS.values()}
         name = item.get("name") or item.get("spec") or item.get("model")
         if not name:
             raise ConfigError(f"a candidate has no name: {dict(item)!r:.80}", hint="Give each row a 'name' (or 'spec').")
-        c = Candidate(name=str(name), **{k: item.get(k) for k in known - {"name"}},
+        c = Candidate(name=str(name), accuracy=item.get("accuracy"), cost_usd=item.get("cost_usd"),
+                      latency_s=item.get("latency_s"), kwh=item.get("kwh"), g_co2e=item.get("g_co2e"),
                       accuracy_low=_known(item.get("accuracy_low")), accuracy_high=_known(item.get("accuracy_high")))
     else:
         raise ConfigError(f"cannot rank {type(item).__name__}", hint="Pass Candidate objects or dicts of results.")

@@ -147,7 +147,7 @@ def _cell_rows(comparison: Comparison) -> str:
                    + f" · grader: {esc(r.grader)}</p></details>")
         nums = [_num(r.total_tokens, ",.0f"), _num(r.latency_s, ".2f"), _num(r.cost_usd, ".6f"),
                 _num(r.g_co2e * 1000 if not _nan(r.g_co2e) else math.nan, ".2f")]
-        klass = {True: "ok", False: "bad"}.get(correct, "")
+        klass = "" if correct is None else "ok" if correct else "bad"
         tds = (f"<td>{esc(r.puzzle)}</td><td>{esc(r.model)}</td><td class=num>{esc(r.repeat)}</td>"
                f'<td class="{klass}" data-sort="{esc(mark)}">{esc(mark)}</td><td>{details}</td>'
                + "".join(f'<td class=num data-sort="{esc(k)}">{esc(t)}</td>' for t, k in nums))
