@@ -40,9 +40,9 @@ def test_budget_exceeded_is_a_budget_error_with_the_fix(gateway_env: FakeOpenAI)
     gateway_env.on_model("gpt-4.1-mini", Fault.status(429, BUDGET_429))
     answer = ask("openai/gpt-4.1-mini", "hi", use_cache=False, max_retries=0)
     assert answer.error_kind == "budget"
-    assert "budget for the key in OPENAI_API_KEY is used up (429)" in answer.error
+    assert "a budget is used up (the key in OPENAI_API_KEY, or this model's) (429)" in answer.error
     assert "Max budget: 2.5" in answer.error  # the gateway's own figures are kept
-    assert "Ask your instructor to raise the budget" in answer.error
+    assert "Ask your instructor to raise the budget" in answer.error and "local/smollm2" in answer.error
     with pytest.raises(errors.BudgetExceeded):
         ask("openai/gpt-4.1-mini", "hi", use_cache=False, max_retries=0, raise_errors=True)
 
@@ -78,6 +78,7 @@ def test_plain_provider_errors_are_left_to_the_usual_mapping(gateway_env: FakeOp
     ({"error": {"message": "The requested model 'denied-model' is not available for this API key",
                 "type": "key_model_access_denied", "code": "403"}}, "model"),
     ({"error": {"message": "Rate limit reached", "type": "requests", "code": "rate_limit_exceeded"}}, None),
+    ({"error": {"message": "No connected db.", "type": "no_db_connection", "param": None, "code": "400"}}, "unchecked"),
     ({"error": "plain text"}, None), (None, None), ("<html>", None),
 ])
 def test_classify(body: object, expected: str | None) -> None:

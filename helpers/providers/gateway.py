@@ -2,8 +2,9 @@
 
 In a classroom each student holds a virtual key of the gateway, with a budget and a list of models, in
 place of the provider's key. The gateway refuses in the OpenAI error shape with a ``type`` of its own:
-``budget_exceeded`` (HTTP 429 in LiteLLM 1.8x, 400 in older releases) and ``key_model_access_denied`` (401;
-``team_…``, ``user_…``, ``org_…``, ``project_…`` for the other owners of a model list). Read as a plain
+``budget_exceeded`` (HTTP 429 in LiteLLM 1.8x, 400 in older releases; a model's own budget: 429 "No deployments
+available - crossed budget") and ``key_model_access_denied`` (401; ``team_…``, ``user_…``, ``org_…``,
+``project_…`` for the other owners of a model list). Read as a plain
 status, the first looks like a rate limit worth waiting for and the second like a wrong key; this module
 names them and the fix. Older releases sent no ``type``: their message text is recognised instead.
 """
@@ -19,7 +20,8 @@ from helpers.providers.base import scrub
 BUDGET_TYPES = frozenset({"budget_exceeded"})
 MODEL_ACCESS_TYPES = frozenset({"key_model_access_denied", "team_model_access_denied", "user_model_access_denied",
                                 "org_model_access_denied", "project_model_access_denied"})
-_BUDGET_WORDS = ("budget has been exceeded", "exceededbudget", "exceeded budget", "over budget")
+NO_KEY_STORE_TYPES = frozenset({"no_db_connection"})  # a key other than the master key, on a gateway without its database
+_BUDGET_WORDS = ("budget has been exceeded", "exceededbudget", "exceeded budget", "over budget", "crossed budget")
 _MODEL_WORDS = ("not allowed to access model", "is not available for this api key")
 
 
@@ -32,13 +34,15 @@ def error_fields(body: Any) -> tuple[str, str]:
 
 
 def classify(body: Any, message: str = "") -> str | None:
-    """'budget', 'model' or None: what kind of gateway refusal the body (or the message text) is."""
+    """'budget', 'model', 'unchecked' or None: what kind of gateway refusal the body (or the message text) is."""
     kind, text = error_fields(body)
     lowered = f"{text} {message}".lower()
     if kind in BUDGET_TYPES or any(w in lowered for w in _BUDGET_WORDS):
         return "budget"
     if kind in MODEL_ACCESS_TYPES or any(w in lowered for w in _MODEL_WORDS):
         return "model"
+    if kind in NO_KEY_STORE_TYPES:
+        return "unchecked"
     return None
 
 
@@ -57,9 +61,14 @@ def describe(spec: str, model: str, key_var: str | None, status: int | None, bod
     key = key_var or "the API key"
     if what == "budget":
         return errors.BudgetExceeded(
-            f"{spec}: the gateway's budget for the key in {key} is used up{code}: {text}",
-            hint="Ask your instructor to raise the budget of your key (or wait for it to reset); meanwhile "
+            f"{spec}: the gateway refused the call, a budget is used up (the key in {key}, or this model's){code}: {text}",
+            hint="Ask your instructor to raise the budget (or wait for it to reset); meanwhile "
                  "local/smollm2 answers offline for free. `compare --resume RUN_ID` finishes a stopped run later.")
+    if what == "unchecked":
+        return errors.AuthError(
+            f"{spec}: the gateway cannot check the key in {key}{code}: {text}",
+            hint="Check that the key is the one your instructor gave you. Instructor: this gateway has no key "
+                 "database (DATABASE_URL), so it accepts only its master key.")
     return errors.AuthError(
         f"{spec}: the key in {key} may not use the model '{model}' on this gateway{code}: {text}",
         hint="Choose one of the models your key allows (the message lists them), or ask your instructor to add "
