@@ -16,9 +16,11 @@ import json
 import os
 import re
 import secrets
+import shutil
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -55,7 +57,7 @@ c.JupyterHub.authenticator_class = "dummy"
 c.DummyAuthenticator.password = {password!r}
 c.Authenticator.allow_all = True
 c.JupyterHub.spawner_class = "simple"
-c.SimpleLocalProcessSpawner.home_dir_template = "{folder}/home/{{username}}"
+c.SimpleLocalProcessSpawner.home_dir_template = "{folder}/{{username}}"
 c.Spawner.cmd = [sys.executable, "-m", "jupyterhub.singleuser"]
 # root may run the test (CI does); kernels talk over IPC sockets in each user's own runtime folder
 c.Spawner.args = ["--allow-root", "--KernelManager.transport=ipc"]
@@ -77,12 +79,13 @@ class Hub:
     log: Path
 
     def home(self, user: str) -> Path:
-        return self.folder / "home" / user
+        return self.folder / user
 
 
 @pytest.fixture(scope="module")
-def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
-    folder = tmp_path_factory.mktemp("hub")
+def hub() -> Iterator[Hub]:
+    # a short folder: kernels' IPC socket paths under each home must stay within 107 characters
+    folder = Path(tempfile.mkdtemp(prefix="llh", dir="/tmp"))
     port, hub_port, api_port = free_port(), free_port(), free_port()
     config = folder / "jupyterhub_config.py"
     config.write_text(HUB_CONFIG.format(port=port, hub_port=hub_port, api_port=api_port, chp=str(CHP),
@@ -114,6 +117,7 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, 9)
             proc.wait(10)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @dataclass
@@ -242,4 +246,4 @@ def test_two_students_run_a_lesson_at_once_each_with_their_own_run_log_and_engin
         others = [hub.home(u) for u in USERS if u != s.name]
         assert all(not (o / "llmlab" / "runs" / "engine.log").samefile(home / "llmlab" / "runs" / "engine.log")
                    for o in others)
-    assert not (hub.folder / "runs").exists()  # nothing landed in the hub's own folder
+    assert not (hub.folder / "runs").exists() and not (hub.folder / ".llmlab").exists()  # nothing in the hub's folder
