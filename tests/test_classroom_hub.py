@@ -30,7 +30,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from helpers.providers.local_engine import EngineState, free_port, read_state, running
+from helpers.providers.local_engine import EngineState, free_port, read_state, running, terminate
 
 ROOT = Path(__file__).resolve().parent.parent
 CHP = ROOT / "deploy" / "hub" / "node_modules" / ".bin" / "configurable-http-proxy"
@@ -125,6 +125,7 @@ class Student:
     name: str
     client: httpx.AsyncClient
     token: str = ""
+    kernel: str = ""
     outputs: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
@@ -170,7 +171,7 @@ async def run_notebook(hub: Hub, s: Student, path: Path) -> None:
 
     made = await s.client.post(f"/user/{s.name}/api/kernels", json={"name": "python3"})
     assert made.status_code == 201, made.text[:500]
-    kernel = made.json()["id"]
+    kernel = s.kernel = made.json()["id"]
     ws_url = hub.url.replace("http", "ws", 1) + f"/user/{s.name}/api/kernels/{kernel}/channels"
     ws = await websocket_connect(HTTPRequest(ws_url, headers={"Authorization": f"token {s.token}"}))
     session = uuid.uuid4().hex
@@ -232,10 +233,21 @@ def test_two_students_run_a_lesson_at_once_each_with_their_own_run_log_and_engin
                 assert Path(state.log).is_relative_to(hub.home(name)), state.log
             a, b = (states[u] for u in USERS)
             assert a.pid != b.pid and a.port != b.port  # two engines, not one shared by accident
+            # a student's kernel shut down (the notebook closed) stops the engine it started
+            for s in students:
+                stopped = await s.client.delete(f"/user/{s.name}/api/kernels/{s.kernel}")
+                assert stopped.status_code == 204, stopped.text[:300]
+            deadline = time.monotonic() + 30
+            while any(running(st) for st in states.values() if st) and time.monotonic() < deadline:
+                await asyncio.sleep(0.2)
+            assert not [n for n, st in states.items() if st and running(st)], "an engine outlived its kernel"
         finally:
             for s in students:
                 await s.client.delete(f"/hub/api/users/{s.name}/server")
                 await s.client.aclose()
+            for state in states.values():  # never leave an engine behind, even when a check failed
+                if state and running(state):
+                    terminate(state.pid)
         return students
 
     students = asyncio.run(both())
