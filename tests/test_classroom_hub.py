@@ -228,7 +228,9 @@ def test_two_students_run_a_lesson_at_once_each_with_their_own_run_log_and_engin
         states = {s.name: engine_of(hub.home(s.name)) for s in students}
         try:
             for name, state in states.items():
-                assert state is not None, f"{name} has no engine.json in their own LLMLAB_HOME"
+                said = next(s for s in students if s.name == name)
+                assert state is not None, (f"{name} has no engine.json in their own LLMLAB_HOME (each user's engine "
+                                           f"needs a port of its own); the lesson said: {''.join(said.outputs)[-600:]}")
                 assert running(state), f"{name}'s engine (pid {state.pid}) is not running"
                 assert Path(state.log).is_relative_to(hub.home(name)), state.log
             a, b = (states[u] for u in USERS)
