@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check
 
-.PHONY: demo test install install-dev bench lint clean labs notebooks
+.PHONY: demo test install install-dev bench lint clean labs notebooks classroom-env gateway-env
 
 $(PY):
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "LLM Lab needs Python 3.11 or newer (found " + sys.version.split()[0] + ")"'
@@ -35,8 +35,24 @@ demo: install
 	$(PY) -m helpers compare --report $(DEMO_REPORT)
 	$(PY) -m helpers.compare.variants --report $(DEMO_VARIANTS)
 
-test: install-dev
+test: install-dev classroom-env
 	$(PY) -m pytest -q -n 2
+
+# The classroom tests' tools: JupyterHub's proxy (npm, pinned by deploy/hub/package-lock.json) in
+# deploy/hub/node_modules, and the LiteLLM gateway in its own venv (its openai/httpx pins differ from ours).
+GATEWAY_VENV ?= .venv-litellm
+classroom-env: deploy/hub/node_modules/.installed gateway-env
+
+deploy/hub/node_modules/.installed: deploy/hub/package.json deploy/hub/package-lock.json
+	cd deploy/hub && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+gateway-env: $(GATEWAY_VENV)/.installed
+$(GATEWAY_VENV)/.installed: deploy/litellm/requirements.txt
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11)'
+	$(PYTHON) -m venv $(GATEWAY_VENV)
+	$(GATEWAY_VENV)/bin/python -m pip --disable-pip-version-check install --quiet -r deploy/litellm/requirements.txt
+	@touch $@
 
 # Student copies labs/NN_*.ipynb from labs/solutions/ (the solutions' outputs are stripped too).
 labs: install
@@ -52,4 +68,4 @@ lint: install-dev
 	$(PY) -m mypy
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) $(GATEWAY_VENV) deploy/hub/node_modules .pytest_cache

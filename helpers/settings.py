@@ -2,6 +2,11 @@
 
 Nothing happens at import time. `load_env()` reads `.env` (once per process unless forced) with
 python-dotenv's ``override=True``, as the course does; tests point ``LLMLAB_ENV_FILE`` elsewhere.
+
+Per-user files (the run log, the engine's state and log, `.env`) sit in the project folder of a personal
+clone. When the project is a shared installation this user cannot write to (a classroom image, a
+site-wide install), they go under the user's own home instead, ``~/.llmlab``, so users never share them.
+``LLMLAB_HOME`` and ``LLMLAB_ENV_FILE`` choose the places explicitly (the classroom image sets both).
 """
 
 from __future__ import annotations
@@ -23,9 +28,22 @@ _loaded_from: Path | None = None  # the .env path last looked at (read, or found
 _load_lock = threading.Lock()
 
 
+def shared_install(root: Path = PROJECT_ROOT) -> bool:
+    """True when this user cannot write to the project folder (an installation shared by several users)."""
+    return not os.access(root, os.W_OK)
+
+
+def user_dir() -> Path:
+    """Where a user's own files go when the installation is shared: `~/.llmlab` (HOME is per user)."""
+    return Path.home() / ".llmlab"
+
+
 def env_file() -> Path:
-    """The `.env` file to read: ``LLMLAB_ENV_FILE`` or `<project root>/.env`."""
-    return Path(os.environ.get("LLMLAB_ENV_FILE") or PROJECT_ROOT / ".env")
+    """The `.env` file to read: ``LLMLAB_ENV_FILE``, else `<project root>/.env` (a shared install: `~/.llmlab/.env`)."""
+    configured = os.environ.get("LLMLAB_ENV_FILE")
+    if configured:
+        return Path(configured).expanduser()
+    return user_dir() / ".env" if shared_install() else PROJECT_ROOT / ".env"
 
 
 def load_env(force: bool = False) -> Path | None:
@@ -54,13 +72,18 @@ def get(name: str, default: str | None = None) -> str | None:
 
 
 def home() -> Path:
-    """Where LLM Lab writes its files (run log, engine state): ``LLMLAB_HOME`` or `<root>/runs`."""
-    return Path(get("LLMLAB_HOME") or PROJECT_ROOT / "runs")
+    """Where LLM Lab writes its files (run log, engine state): ``LLMLAB_HOME``, else `<root>/runs` (a shared
+    install: `~/.llmlab/runs`)."""
+    configured = get("LLMLAB_HOME")
+    if configured:
+        return Path(configured).expanduser()
+    return user_dir() / "runs" if shared_install() else PROJECT_ROOT / "runs"
 
 
 def db_path() -> Path:
     """The SQLite run log: ``LLMLAB_DB`` or `<home>/llmlab.db`."""
-    return Path(get("LLMLAB_DB") or home() / "llmlab.db")
+    configured = get("LLMLAB_DB")
+    return Path(configured).expanduser() if configured else home() / "llmlab.db"
 
 
 def _number(name: str, default: float, cast: Callable[[str], float], low: float, high: float, what: str) -> float:

@@ -10,7 +10,7 @@ from helpers.compare import config as grid
 from helpers.errors import ConfigError
 
 NEW_RUN_ONLY = ("puzzles", "models", "repeat", "max_tokens", "temperature", "reasoning_effort", "timeout",
-                "stream", "judge")
+                "stream", "judge", "batch")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -48,6 +48,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--timeout", type=float, metavar="SECONDS", help="seconds per request")
     p.add_argument("--stream", action="store_true", help="stream answers to measure time to first token")
     p.add_argument("--judge", metavar="SPEC", help="the model that grades puzzles whose grader is 'judge'")
+    p.add_argument("--batch", action="store_true", help="send the cells of providers with a batch API (OpenAI) as "
+                                                        "batch jobs: about half the price, results within 24 h; "
+                                                        "--resume RUN_ID collects them")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(run=run)
 
@@ -90,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
                                      "per_provider": args.per_provider, "max_usd": args.max_usd,
                                      "max_gco2e": args.max_gco2e, "judge": args.judge}.items() if v is not None}
         result = runner.compare(args.models or grid.default_models(), args.puzzles or "course", progress=progress,
-                                 use_cache=not args.no_cache, **options, **_params(args))
+                                 use_cache=not args.no_cache, batch=args.batch, **options, **_params(args))
     print()
     print(result.table())
     if baseline is not None:

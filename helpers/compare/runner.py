@@ -38,16 +38,24 @@ def cell_label(key: str) -> str:
     return key.replace("|", " on ", 1).replace("|", ", repeat ")
 
 
+def run_budget(config: CompareConfig, run_id: str, store: run_log.Store) -> Budget:
+    """The run's budget (``--max-usd``, ``--max-gco2e``) with what its earlier calls spent."""
+    budget = Budget(usd=config.max_usd, gco2e=config.max_gco2e, scope="run")
+    budget.add_spent(store.answers(run_id, cache_hit=False))
+    return budget
+
+
 class Runner:
     """Runs the missing cells of one run (a new one, or one being resumed)."""
 
     def __init__(self, config: CompareConfig, run_id: str, store: run_log.Store, *, progress: bool = True,
-                 out: IO[str] | None = None) -> None:
+                 out: IO[str] | None = None, skip: frozenset[str] | set[str] = frozenset(),
+                 budget: Budget | None = None) -> None:
         self.config, self.run_id, self.store = config, run_id, store
+        self.skip = skip  # cells answered elsewhere (a batch job still running)
         self.progress, self.out = progress, out or sys.stdout
         self.outcome = Outcome(run_id)
-        self.budget = Budget(usd=config.max_usd, gco2e=config.max_gco2e, scope="run")
-        self.budget.add_spent(store.answers(run_id, cache_hit=False))
+        self.budget = budget or run_budget(config, run_id, store)
         self._bar: tqdm[Any] | None = None
 
     def todo(self) -> list[tuple[Cell, bool, bool]]:
@@ -55,6 +63,8 @@ class Runner:
         done = self.store.answered_cells(self.run_id)
         out = []
         for cell in self.config.cells():
+            if cell.key in self.skip:
+                continue
             ask = cell.key not in done
             judge = cell.puzzle.grader == "judge" and cell.judge_key not in done
             if ask or judge:
@@ -137,24 +147,43 @@ class Runner:
 
 
 async def run_async(config: CompareConfig, *, run_id: str | None = None, store: run_log.Store | None = None,
-                    progress: bool = True, out: IO[str] | None = None) -> Comparison:
-    """Run (or continue) a comparison; prints ``run id: …`` first; returns the results (helpers.compare.results)."""
+                    progress: bool = True, out: IO[str] | None = None, batch: bool = False) -> Comparison:
+    """Run (or continue) a comparison; prints ``run id: …`` first; returns the results (helpers.compare.results).
+
+    ``batch``: the cells of providers with a batch API go as batch jobs (helpers.compare.batch); continuing a
+    run collects its finished batches first.
+    """
+    from helpers.compare import batch as batches
     from helpers.compare import results
 
     store = store or run_log.default()
+    resuming = run_id is not None
     run_id = run_id or start(config, store)
     out = out or sys.stdout
     print(f"run id: {run_id}", file=out, flush=True)
-    outcome = await Runner(config, run_id, store, progress=progress, out=out).run()
+    budget = run_budget(config, run_id, store)  # shared: batch cells hold their worst case while they wait
+    skip: frozenset[str] | set[str] = frozenset()
+    if batch:
+        skip = batches.submit(config, run_id, store, out, budget)
+    elif resuming:
+        skip = batches.collect(config, run_id, store, out, budget).skip
+    outcome = await Runner(config, run_id, store, progress=progress, out=out, skip=skip, budget=budget).run()
     return results.load(run_id, store, outcome=outcome)
 
 
 def compare(models: Sequence[str], puzzles: str | PuzzleSet | Sequence[Puzzle] = "course", *,
             progress: bool = True, store: run_log.Store | None = None, out: IO[str] | None = None,
-            **options: Any) -> Comparison:
-    """Compare models on puzzles (blocking; works in notebooks too). Options as in ``make_config``."""
+            batch: bool = False, **options: Any) -> Comparison:
+    """Compare models on puzzles (blocking; works in notebooks too). Options as in ``make_config``.
+
+    ``batch=True`` sends the cells of providers with a batch API as batch jobs; ``resume`` collects them.
+    """
     config = make_config(models, puzzles, **options)
-    return run_blocking(run_async(config, store=store, progress=progress, out=out))
+    if batch:
+        from helpers.compare import batch as batches
+
+        batches.check(config.models)
+    return run_blocking(run_async(config, store=store, progress=progress, out=out, batch=batch))
 
 
 def resume(run_id: str, *, progress: bool = True, store: run_log.Store | None = None, out: IO[str] | None = None,

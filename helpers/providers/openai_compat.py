@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 
 from helpers import errors
 from helpers.answer import Reply, Usage
+from helpers.providers import gateway
 from helpers.providers.base import (
     SAMPLING,
     Adapter,
@@ -151,7 +152,9 @@ class OpenAICompatible(Adapter):
         import openai
 
         if isinstance(exc, openai.APIStatusError):
-            return describe(request, exc.status_code, sdk_message(exc), exc)
+            refusal = gateway.describe(request.spec, request.model, request.provider.key_var, exc.status_code,
+                                       exc.body, sdk_message(exc), exc)  # a class gateway's budget / model refusal
+            return refusal or describe(request, exc.status_code, sdk_message(exc), exc)
         if isinstance(exc, openai.APITimeoutError):
             return describe(request, None, "timed out", TimeoutError())
         if isinstance(exc, openai.APIResponseValidationError):

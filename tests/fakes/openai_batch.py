@@ -1,0 +1,214 @@
+"""A loopback OpenAI Files + Batches API for tests (stdlib only).
+
+Shapes as documented in the OpenAI API reference (the batch object; the per-line request output object
+of the output and error files, as copied in tourze/open-ai-api-bundle,
+openai-docs-api-reference/batch/request-output.md): upload (POST /v1/files, multipart, purpose=batch),
+create (POST /v1/batches), retrieve (GET /v1/batches/{id}: the status moves one step per retrieve,
+validating → in_progress → finalizing → completed), cancel (POST /v1/batches/{id}/cancel: cancelling, then
+cancelled with what was done), expiry (expired, with the rest in the error file as ``batch_expired``),
+and file content (GET /v1/files/{id}/content). Failed requests land in the error file with their HTTP
+status and an OpenAI error body.
+
+    with FakeBatchOpenAI(reply=lambda body: "55", fail={"c1"}) as srv:
+        client = openai.OpenAI(base_url=srv.base_url, api_key="sk-test")
+"""
+
+from __future__ import annotations
+
+import email.parser
+import itertools
+import json
+import threading
+import time
+from collections.abc import Callable, Collection
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Self
+
+STEPS = ("validating", "in_progress", "finalizing", "completed")
+EXPIRED_MESSAGE = "This request could not be executed before the completion window expired."
+
+
+class FakeBatchOpenAI:
+    """The server; ``expire_at_step`` / ``cancel`` end a batch early with part of its requests done."""
+
+    def __init__(self, *, reply: Callable[[dict[str, Any]], str] | None = None, fail: Collection[str] = (),
+                 expire_at_step: int | None = None, done_before_end: int = 1) -> None:
+        self.reply = reply or (lambda body: "Echo: " + str(body["messages"][-1]["content"])[:40])
+        self.fail = set(fail)  # custom_ids answered with an HTTP 400 in the error file
+        self.expire_at_step = expire_at_step
+        self.done_before_end = done_before_end  # requests finished when a batch expires or is cancelled
+        self.files: dict[str, dict[str, Any]] = {}
+        self.batches: dict[str, dict[str, Any]] = {}
+        self.requests: list[tuple[str, str]] = []
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+
+    # -- life cycle ------------------------------------------------------------------------------
+    def start(self) -> Self:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                fake._dispatch(self)
+
+            do_POST = do_GET
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server:
+            self._server.shutdown()
+            self._server.server_close()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        assert self._server
+        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+
+    # -- HTTP ------------------------------------------------------------------------------------------
+    def _send(self, h: BaseHTTPRequestHandler, status: int, body: Any, ctype: str = "application/json") -> None:
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        h.send_response(status)
+        h.send_header("Content-Type", ctype)
+        h.send_header("Content-Length", str(len(data)))
+        h.send_header("x-request-id", f"req_{next(self._ids):024x}")
+        h.end_headers()
+        h.wfile.write(data)
+
+    def _dispatch(self, h: BaseHTTPRequestHandler) -> None:
+        length = int(h.headers.get("Content-Length") or 0)
+        raw = h.rfile.read(length) if length else b""
+        path = h.path.split("?")[0]
+        with self._lock:
+            self.requests.append((h.command, path))
+            parts = path.strip("/").split("/")  # v1, batches, id, cancel
+            if h.command == "POST" and path == "/v1/files":
+                return self._send(h, 200, self._upload(h.headers.get("Content-Type", ""), raw))
+            if h.command == "POST" and path == "/v1/chat/completions":  # the live path, for cells asked live
+                return self._send(h, 200, self._completion(json.loads(raw), f"live{next(self._ids)}"))
+            if h.command == "POST" and path == "/v1/batches":
+                return self._send(h, 200, self._create(json.loads(raw)))
+            if h.command == "GET" and len(parts) == 3 and parts[1] == "batches" and parts[2] in self.batches:
+                return self._send(h, 200, self._advance(self.batches[parts[2]]))
+            if h.command == "POST" and len(parts) == 4 and parts[1] == "batches" and parts[3] == "cancel":
+                return self._send(h, 200, self._cancel(self.batches[parts[2]]))
+            if h.command == "GET" and len(parts) == 4 and parts[1] == "files" and parts[3] == "content":
+                return self._send(h, 200, self.files[parts[2]]["data"], "application/octet-stream")
+        self._send(h, 404, {"error": {"message": f"Unknown request URL: {h.command} {path}.",
+                                      "type": "invalid_request_error", "param": None, "code": "unknown_url"}})
+
+    # -- files ---------------------------------------------------------------------------------------
+    def _upload(self, ctype: str, raw: bytes) -> dict[str, Any]:
+        message = email.parser.BytesParser().parsebytes(b"Content-Type: " + ctype.encode() + b"\r\n\r\n" + raw)
+        fields = {part.get_param("name", header="content-disposition"): part for part in message.get_payload()}
+        file_part = fields["file"]
+        purpose = fields["purpose"].get_payload(decode=True).decode()
+        return self._new_file(file_part.get_payload(decode=True), file_part.get_filename() or "upload", purpose)
+
+    def _new_file(self, data: bytes, filename: str, purpose: str) -> dict[str, Any]:
+        file_id = f"file-{next(self._ids):020x}"
+        obj = {"id": file_id, "object": "file", "bytes": len(data), "created_at": int(time.time()),
+               "filename": filename, "purpose": purpose, "status": "processed", "status_details": None}
+        self.files[file_id] = {**obj, "data": data}
+        return obj
+
+    # -- batches -------------------------------------------------------------------------------------
+    def _create(self, body: dict[str, Any]) -> dict[str, Any]:
+        lines = [json.loads(line) for line in self.files[body["input_file_id"]]["data"].splitlines() if line.strip()]
+        now = int(time.time())
+        batch = {"id": f"batch_{next(self._ids):020x}", "object": "batch", "endpoint": body["endpoint"],
+                 "errors": None, "input_file_id": body["input_file_id"],
+                 "completion_window": body["completion_window"], "status": "validating", "output_file_id": None,
+                 "error_file_id": None, "created_at": now, "in_progress_at": None, "expires_at": now + 86400,
+                 "finalizing_at": None, "completed_at": None, "failed_at": None, "expired_at": None,
+                 "cancelling_at": None, "cancelled_at": None,
+                 "request_counts": {"total": len(lines), "completed": 0, "failed": 0},
+                 "metadata": body.get("metadata")}
+        self.batches[batch["id"]] = batch
+        batch["_lines"], batch["_step"] = lines, 0
+        return self._public(batch)
+
+    @staticmethod
+    def _public(batch: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in batch.items() if not k.startswith("_")}
+
+    def _advance(self, batch: dict[str, Any]) -> dict[str, Any]:
+        """One retrieve = one step of the batch's life."""
+        now = int(time.time())
+        if batch["status"] == "cancelling":
+            self._finish(batch, "cancelled", batch["_lines"][: self.done_before_end])
+            batch["cancelled_at"] = now
+        elif batch["status"] in STEPS[:-1]:
+            batch["_step"] += 1
+            if self.expire_at_step is not None and batch["_step"] >= self.expire_at_step:
+                self._finish(batch, "expired", batch["_lines"][: self.done_before_end])
+                batch["expired_at"] = now
+            else:
+                batch["status"] = STEPS[batch["_step"]]
+                batch[f"{batch['status']}_at"] = now
+                if batch["status"] == "completed":
+                    self._finish(batch, "completed", batch["_lines"])
+        return self._public(batch)
+
+    def _completion(self, body: dict[str, Any], ident: str) -> dict[str, Any]:
+        text = self.reply(body)
+        prompt_tokens = sum(len(str(m["content"]).split()) for m in body["messages"])
+        return {"id": f"chatcmpl-{ident}", "object": "chat.completion", "created": int(time.time()),
+                "model": body["model"] + "-2025-04-14",
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": text, "refusal": None},
+                             "logprobs": None, "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": len(text.split()),
+                          "total_tokens": prompt_tokens + len(text.split())},
+                "system_fingerprint": None}
+
+    def _cancel(self, batch: dict[str, Any]) -> dict[str, Any]:
+        if batch["status"] in STEPS[:-1]:
+            batch["status"], batch["cancelling_at"] = "cancelling", int(time.time())
+        return self._public(batch)
+
+    def _finish(self, batch: dict[str, Any], status: str, done: list[dict[str, Any]]) -> None:
+        outputs, errors = [], []
+        done_ids = {line["custom_id"] for line in done}
+        for line in batch["_lines"]:
+            rid = f"batch_req_{next(self._ids):020x}"
+            if line["custom_id"] not in done_ids:
+                if status == "expired":
+                    errors.append({"id": rid, "custom_id": line["custom_id"], "response": None,
+                                   "error": {"code": "batch_expired", "message": EXPIRED_MESSAGE}})
+                continue
+            if line["custom_id"] in self.fail:
+                body = {"error": {"message": "Invalid value for 'max_tokens': must be a positive integer.",
+                                  "type": "invalid_request_error", "param": "max_tokens", "code": None}}
+                errors.append({"id": rid, "custom_id": line["custom_id"], "error": None,
+                               "response": {"status_code": 400, "request_id": f"req_{rid[-12:]}", "body": body}})
+                continue
+            completion = self._completion(line["body"], rid[-12:])
+            outputs.append({"id": rid, "custom_id": line["custom_id"], "error": None,
+                            "response": {"status_code": 200, "request_id": f"req_{rid[-12:]}", "body": completion}})
+        batch["status"] = status
+        counts = batch["request_counts"]
+        counts["completed"] = len(outputs)
+        counts["failed"] = len(errors)
+        if outputs:
+            batch["output_file_id"] = self._new_file(_jsonl(outputs), "batch_output.jsonl", "batch_output")["id"]
+        if errors:
+            batch["error_file_id"] = self._new_file(_jsonl(errors), "batch_errors.jsonl", "batch_output")["id"]
+
+
+def _jsonl(rows: list[dict[str, Any]]) -> bytes:
+    return "".join(json.dumps(r) + "\n" for r in rows).encode()
