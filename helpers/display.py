@@ -31,6 +31,26 @@ def fmt_s(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.2f} s"
 
 
+def fmt_ms(value: float | None) -> str:
+    """Milliseconds (time per output token), or 'n/a'."""
+    return "n/a" if value is None else f"{value * 1000:.1f} ms"
+
+
+def cost_text(answer: Answer) -> str:
+    """The cost, with its reason when it is n/a (and the provider's own charge when that differs)."""
+    note = answer.cost_note or ""
+    if answer.cost_usd is None:
+        return f"n/a ({note})" if note else "n/a"
+    billed = note.partition("; ")[2]
+    return fmt_cost(answer.cost_usd) + (f" ({billed})" if billed else "")
+
+
+def answered_by(answer: Answer) -> str:
+    """'answered by X' when the provider reports another model name than the one asked for, else ''."""
+    reported = answer.model_reported
+    return f"answered by {reported}" if reported and reported != answer.model else ""
+
+
 def fmt_tokens(answer: Answer) -> str:
     u = answer.usage
     if u.prompt_tokens is None and u.completion_tokens is None:
@@ -51,6 +71,8 @@ def tags(answer: Answer) -> str:
         marks.append("from cache")
     if answer.incomplete:
         marks.append("incomplete")
+    if answer.finish_reason == "length":
+        marks.append("cut at max_tokens")
     return f" [{', '.join(marks)}]" if marks else ""
 
 
@@ -59,15 +81,16 @@ def stats_line(answer: Answer) -> str:
     bits = [f"tokens {fmt_tokens(answer)}", f"latency {fmt_s(answer.latency_s)}"]
     if answer.ttft_s is not None:
         bits.append(f"first token {fmt_s(answer.ttft_s)}")
-    bits.append(f"cost {fmt_cost(answer.cost_usd)}")
+    if getattr(answer, "tpot_s", None) is not None:
+        bits.append(f"per token {fmt_ms(answer.tpot_s)}")
+    bits.append(f"cost {cost_text(answer)}")
     bits.append(f"CO2e {fmt_g(answer.g_co2e)}")
     return " · ".join(bits)
 
 
 def answer_text(answer: Answer) -> str:
     """A terminal rendering: header, text (or the error), stats."""
-    head = f"── {answer.spec}" + (f" (model {answer.model_reported})" if answer.model_reported
-                                   and answer.model_reported != answer.model else "") + tags(answer)
+    head = f"── {answer.spec}" + (f" ({answered_by(answer)})" if answered_by(answer) else "") + tags(answer)
     if not answer.ok and not answer.text:
         return f"{head}\n⚠ {answer.error}"
     body = answer.text.strip()
@@ -99,6 +122,8 @@ def side_by_side(answers: Sequence[Answer], width: int | None = None) -> str:
     columns = []
     for a in answers:
         lines = [a.spec + tags(a), "─" * min(col, len(a.spec + tags(a)))]
+        if answered_by(a):
+            lines.insert(1, answered_by(a))
         body = a.text.strip() if a.text else ""
         if not a.ok:
             body = (body + "\n" if body else "") + f"⚠ {a.error}"
@@ -106,9 +131,12 @@ def side_by_side(answers: Sequence[Answer], width: int | None = None) -> str:
             lines.extend(textwrap.wrap(para, col) or [""])
         if a.ok or a.text:  # a call that failed before any answer has no figures worth a block of n/a
             lines.append("")
-            lines.extend([f"tokens   {fmt_tokens(a)}", f"latency  {fmt_s(a.latency_s)}"]
-                         + ([f"1st tok  {fmt_s(a.ttft_s)}"] if a.ttft_s is not None else [])
-                         + [f"cost     {fmt_cost(a.cost_usd)}", f"CO2e     {fmt_g(a.g_co2e)}"])
+            stats = ([f"tokens   {fmt_tokens(a)}", f"latency  {fmt_s(a.latency_s)}"]
+                     + ([f"1st tok  {fmt_s(a.ttft_s)}"] if a.ttft_s is not None else [])
+                     + ([f"per tok  {fmt_ms(a.tpot_s)}"] if getattr(a, "tpot_s", None) is not None else [])
+                     + [f"cost     {cost_text(a)}", f"CO2e     {fmt_g(a.g_co2e)}"])
+            for line in stats:  # a long reason (cost n/a because …) wraps instead of being cut
+                lines.extend(textwrap.wrap(line, col, subsequent_indent=" " * 9) or [""])
         columns.append([line[:col] for line in lines])
     height = max(len(c) for c in columns)
     rows = []

@@ -45,6 +45,12 @@ class RateLimitError(LabError):
     kind = "rate_limit"
 
 
+class QuotaExceeded(LabError):
+    """429 whose body says the account has no quota or credit left: waiting does not help, so not retried."""
+
+    kind = "quota"
+
+
 class ProviderError(LabError):
     """A 5xx or otherwise failed response after all retries."""
 

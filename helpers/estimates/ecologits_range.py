@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import logging
 import math
+import re
 from dataclasses import dataclass, field
 from types import ModuleType
 
@@ -110,12 +111,33 @@ def registry_candidates(provider: str, model: str, model_reported: str | None = 
     return list(dict.fromkeys(out))
 
 
+def _dated(eco_provider: str, name: str) -> str | None:
+    """The registry's dated entry for an undated name (claude-sonnet-4-5 → claude-sonnet-4-5-20250929)."""
+    pattern = re.compile(re.escape(name) + r"-\d{8}$")
+    found = sorted(m.name for m in _lib().models.list_models()
+                   if getattr(m.provider, "value", m.provider) == eco_provider and pattern.match(m.name))
+    return found[-1] if found else None
+
+
 def find_registry(provider: str, model: str, model_reported: str | None = None) -> tuple[str, str] | None:
-    """The first registry entry that exists for this model, or None."""
+    """The first registry entry that exists for this model, or None.
+
+    Each candidate is tried as given, then with dots as dashes (OpenRouter writes claude-sonnet-4.5 where
+    Anthropic writes claude-sonnet-4-5), then as the registry's dated entry of that name."""
     models = _lib().models
-    for eco_provider, name in registry_candidates(provider, model, model_reported):
+    candidates = registry_candidates(provider, model, model_reported)
+    for eco_provider, name in candidates:
         if eco_provider in _lib().PROVIDER_CONFIG_MAP and models.find_model(eco_provider, name) is not None:
             return eco_provider, name
+    for eco_provider, name in candidates:
+        if eco_provider not in _lib().PROVIDER_CONFIG_MAP or eco_provider == PARAMS_PROVIDER:
+            continue
+        for spelling in dict.fromkeys([name.replace(".", "-"), name]):
+            if models.find_model(eco_provider, spelling) is not None:
+                return eco_provider, spelling
+            dated = _dated(eco_provider, spelling)
+            if dated:
+                return eco_provider, dated
     return None
 
 
