@@ -55,7 +55,9 @@ class Usage:
 class Reply:
     """What the provider returned for one request (or as much of it as arrived).
 
-    ``latency_s`` is the whole exchange, ``ttft_s`` the time to the first piece of text (streamed answers);
+    ``latency_s`` is the whole exchange (request sent → last byte read, measured at the transport), ``ttft_s``
+    the time to the first content byte and ``tpot_s`` the time per output token after it, (latency − TTFT) /
+    (output tokens − 1) (streamed answers);
     ``incomplete`` marks a stream that was cut off; ``notes`` holds facts an adapter wants recorded
     (e.g. parameters the API has no field for).
     """
@@ -68,6 +70,7 @@ class Reply:
     incomplete: bool = False
     latency_s: float | None = None
     ttft_s: float | None = None
+    tpot_s: float | None = None
     notes: dict[str, Any] = field(default_factory=dict)
 
 
@@ -210,6 +213,10 @@ class Answer:
     @property
     def ttft_s(self) -> float | None:
         return self.reply.ttft_s
+
+    @property
+    def tpot_s(self) -> float | None:
+        return self.reply.tpot_s
 
     @property
     def cost_usd(self) -> float | None:

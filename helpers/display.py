@@ -81,7 +81,7 @@ def stats_line(answer: Answer) -> str:
     bits = [f"tokens {fmt_tokens(answer)}", f"latency {fmt_s(answer.latency_s)}"]
     if answer.ttft_s is not None:
         bits.append(f"first token {fmt_s(answer.ttft_s)}")
-    if getattr(answer, "tpot_s", None) is not None:
+    if answer.tpot_s is not None:
         bits.append(f"per token {fmt_ms(answer.tpot_s)}")
     bits.append(f"cost {cost_text(answer)}")
     bits.append(f"CO2e {fmt_g(answer.g_co2e)}")
@@ -133,7 +133,7 @@ def side_by_side(answers: Sequence[Answer], width: int | None = None) -> str:
             lines.append("")
             stats = ([f"tokens   {fmt_tokens(a)}", f"latency  {fmt_s(a.latency_s)}"]
                      + ([f"1st tok  {fmt_s(a.ttft_s)}"] if a.ttft_s is not None else [])
-                     + ([f"per tok  {fmt_ms(a.tpot_s)}"] if getattr(a, "tpot_s", None) is not None else [])
+                     + ([f"per tok  {fmt_ms(a.tpot_s)}"] if a.tpot_s is not None else [])
                      + [f"cost     {cost_text(a)}", f"CO2e     {fmt_g(a.g_co2e)}"])
             for line in stats:  # a long reason (cost n/a because …) wraps instead of being cut
                 lines.extend(textwrap.wrap(line, col, subsequent_indent=" " * 9) or [""])

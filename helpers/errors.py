@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class LabError(Exception):
     """Base class of every error LLM Lab raises on purpose (the CLI prints these without a traceback)."""
 
     kind = "error"
+    partial: Any = None  # a Reply holding what the provider sent and billed before the failure, if anything
 
     def __init__(self, message: str, *, hint: str = "") -> None:
         self.message = message

@@ -166,8 +166,16 @@ def answered(request: Request, reply: Reply) -> Answer:
 
 
 def _failed(prepared: Prepared, exc: errors.LabError, started: float) -> Answer:
+    """The answer of a failed call: what the provider sent and billed before failing (``exc.partial``:
+    usage, reasoning, finish reason, timing), else an empty reply; the error says what happened and the fix."""
     answer = blank(prepared.request)
-    answer.reply = Reply(latency_s=time.perf_counter() - started)
+    partial = exc.partial if isinstance(exc.partial, Reply) else None
+    if partial is not None:
+        answer.reply = partial if partial.latency_s is not None else replace(
+            partial, latency_s=time.perf_counter() - started)
+        answer.extra.update(partial.notes)
+    else:
+        answer.reply = Reply(latency_s=time.perf_counter() - started)
     answer.error, answer.error_kind = keys.redact(str(exc)), exc.kind
     return answer
 

@@ -106,7 +106,7 @@ CASES = [
     Case("gemini_compat/total_above_parts", "gemini/gemini-2.5-pro-preview-05-06",
          # total_tokens 100 = 66 prompt + 6 answer + 28 thinking tokens, billed as output
          E("The current time is Noon.", "gemini-2.5-pro-preview-05-06", (66, 34, None, 28, None),
-           ("google", "gemini-2.5-pro-preview-05-06"))),
+           ("google", "gemini-2.5-pro-preview-05-06"), emissions=False)),
     # -------------------------------------------------------------------------------------------- DeepSeek
     Case("deepseek/reasoner", "deepseek/deepseek-reasoner",
          E("Find a crosswalk, wait for the walk signal, look left and right, then cross.", "deepseek-reasoner",
@@ -125,7 +125,7 @@ CASES = [
     Case("groq/stream_x_groq_usage", "groq/deepseek-r1-distill-llama-70b",
          E("Alfajores: two butter cookies joined with dulce de leche.", "deepseek-r1-distill-llama-70b",
            (21, 988, None, None, None), ("groq", "deepseek-r1-distill-llama-70b"),
-           reasoning="Plan a short recipe."), params={"stream": True}),
+           reasoning="Plan a short recipe.", emissions=False), params={"stream": True}),
     # ------------------------------------------------------------------------------------------ OpenRouter
     Case("openrouter/usage_no_cost", "openrouter/openai/gpt-5-mini",
          E("Venus is the second planet from the Sun, about Earth's size, with a crushing, scorching CO2 "

@@ -18,7 +18,7 @@ EXPECTED_CALL_COLUMNS = [
     "request_hash", "text", "reasoning", "finish_reason", "incomplete", "prompt_tokens", "completion_tokens",
     "cached_tokens", "reasoning_tokens", "cache_write_tokens", "latency_s", "ttft_s", "cost_usd", "cost_note",
     "tracker_g", "ecologits_g_min", "ecologits_g_max", "ecologits_kwh_min", "ecologits_kwh_max", "measured_g",
-    "measured_kwh", "error", "error_kind", "cache_hit", "offline", "extra",
+    "measured_kwh", "error", "error_kind", "cache_hit", "offline", "extra", "tpot_s",
 ]
 
 
@@ -55,7 +55,8 @@ EXPECTED_SCHEMA = [  # (type, name, SQL with whitespace collapsed); SQLite's own
                        "INTEGER, cache_write_tokens INTEGER, latency_s REAL, ttft_s REAL, cost_usd REAL, cost_note "
                        "TEXT, tracker_g REAL, ecologits_g_min REAL, ecologits_g_max REAL, ecologits_kwh_min REAL, "
                        "ecologits_kwh_max REAL, measured_g REAL, measured_kwh REAL, error TEXT, error_kind TEXT, "
-                       "cache_hit INTEGER NOT NULL DEFAULT 0, offline INTEGER NOT NULL DEFAULT 0, extra TEXT)")),
+                       "cache_hit INTEGER NOT NULL DEFAULT 0, offline INTEGER NOT NULL DEFAULT 0, extra TEXT "
+                       ", tpot_s REAL)")),  # 002_tpot added the column
     ("table", "migrations", "CREATE TABLE migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"),
     ("table", "runs", ("CREATE TABLE runs (id TEXT PRIMARY KEY, kind TEXT NOT NULL, created_at TEXT NOT NULL, "
                       "label TEXT, config TEXT)")),
@@ -90,7 +91,7 @@ def test_a_failed_migration_leaves_nothing_half_done(tmp_path, monkeypatch):
         migrations.migrate(conn)
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert "half" not in tables and "calls" in tables
-    assert [r[0] for r in conn.execute("SELECT name FROM migrations")] == ["001_initial"]
+    assert [r[0] for r in conn.execute("SELECT name FROM migrations")] == [m[0] for m in migrations.MIGRATIONS[:-1]]
 
 
 def test_log_and_read_back(tmp_path):

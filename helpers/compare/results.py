@@ -17,7 +17,7 @@ from helpers.compare import graders
 from helpers.compare.config import Cell, CompareConfig, Outcome, load_config
 from helpers.runlog import store as run_log
 
-NUMERIC = ["prompt_tokens", "completion_tokens", "reasoning_tokens", "total_tokens", "latency_s", "ttft_s",
+NUMERIC = ["prompt_tokens", "completion_tokens", "reasoning_tokens", "total_tokens", "latency_s", "ttft_s", "tpot_s",
            "cost_usd", "g_co2e", "kwh", "judge_cost_usd", "judge_g_co2e"]
 COLUMNS = ["run_id", "model", "provider", "puzzle", "repeat", "status", "grader", "expected", "extracted",
            "correct", "note", "answer", "error_kind", "error", *NUMERIC, "cost_note", "cached", "model_reported",
@@ -60,7 +60,8 @@ def cell_record(run_id: str, cell: Cell, row: dict[str, Any] | None, judge_row: 
     rec.update(status="ok" if a.ok else "error", answer=a.text, error=a.error, error_kind=a.error_kind,
                prompt_tokens=_na(u.prompt_tokens), completion_tokens=_na(u.completion_tokens),
                reasoning_tokens=_na(u.reasoning_tokens), total_tokens=_na(u.total_tokens),
-               latency_s=_na(a.latency_s), ttft_s=_na(a.ttft_s), cost_usd=_na(a.cost_usd), cost_note=a.cost_note,
+               latency_s=_na(a.latency_s), ttft_s=_na(a.ttft_s),
+               tpot_s=_na(a.tpot_s), cost_usd=_na(a.cost_usd), cost_note=a.cost_note,
                g_co2e=_na(a.g_co2e), kwh=_na(energy_kwh(a)), cached=a.cached, model_reported=a.model_reported,
                call_id=a.call_id, created_at=row.get("created_at"))
     if not a.ok:
@@ -132,7 +133,9 @@ class Comparison:
                         "usd_per_correct": per("cost_usd", "judge_cost_usd"),
                         "g_per_correct": per("g_co2e", "judge_g_co2e"),
                         "latency_median_s": float(ok.latency_s.median()) if len(ok) else math.nan,
-                        "latency_p90_s": float(ok.latency_s.quantile(0.9)) if len(ok) else math.nan})
+                        "latency_p90_s": float(ok.latency_s.quantile(0.9)) if len(ok) else math.nan,
+                        "ttft_median_s": float(ok.ttft_s.median()) if ok.ttft_s.notna().any() else math.nan,
+                        "tpot_median_s": float(ok.tpot_s.median()) if ok.tpot_s.notna().any() else math.nan})
         return self._with_intervals(pd.DataFrame(out))
 
     # -- uncertainty (helpers.compare.stats) ------------------------------------------------------------
@@ -245,12 +248,15 @@ class Comparison:
     def summary_rows(self) -> tuple[list[str], list[list[str]]]:
         head = ["model", "accuracy", "correct", "errors", "tokens/correct", "$/correct", "CO2e/correct",
                 "latency p50", "total cost", "total CO2e"]
+        summary = self.summary()
+        streamed = bool(summary.ttft_median_s.notna().any())  # TTFT and TPOT exist for streamed answers only
         rows = [[s.model, "n/a" if _missing(s.accuracy) else f"{s.accuracy:.0%}", f"{s.correct}/{s.graded}",
                  str(s.errors + s.not_run) if s.not_run else str(s.errors), _fmt_num(s.tokens_per_correct),
                  display.fmt_cost(_v(s.usd_per_correct)), display.fmt_g(_v(s.g_per_correct)),
                  display.fmt_s(_v(s.latency_median_s)), display.fmt_cost(_v(s.cost_usd)), display.fmt_g(_v(s.g_co2e))]
-                for s in self.summary().itertuples()]
-        return head, rows
+                + ([display.fmt_s(_v(s.ttft_median_s)), display.fmt_ms(_v(s.tpot_median_s))] if streamed else [])
+                for s in summary.itertuples()]
+        return head + (["TTFT p50", "TPOT p50"] if streamed else []), rows
 
     def table(self) -> str:
         """The side-by-side table and the per-model summary, as plain text for a terminal."""

@@ -17,6 +17,7 @@ from typing import Any
 
 from helpers import errors
 from helpers.answer import Reply, Usage
+from helpers.providers import transport
 from helpers.providers.base import (
     Adapter,
     PromptCache,
@@ -25,6 +26,7 @@ from helpers.providers.base import (
     cached_client,
     describe,
     malformed,
+    sdk_headers,
     sdk_message,
     whole_reply,
 )
@@ -153,7 +155,8 @@ class Anthropic(Adapter):
         import anthropic
 
         return cached_client(request, "anthropic", lambda key: anthropic.AsyncAnthropic(
-            api_key=key, base_url=request.base_url, timeout=request.timeout, max_retries=request.max_retries))
+            api_key=key, base_url=request.base_url, timeout=request.timeout, max_retries=request.max_retries,
+            http_client=anthropic.DefaultAsyncHttpxClient(event_hooks=transport.async_hooks())))
 
     def request_body(self, request: Request) -> dict[str, Any]:
         return body(request)
@@ -182,14 +185,15 @@ class Anthropic(Adapter):
         ignored = self.ignored(request)
         notes = {"ignored_params": ignored} if ignored else {}  # the Messages API has no such parameters
         kwargs, sdk = body(request), self.client(request)
-        start = time.perf_counter()  # the exchange only: not the SDK import or the client's set-up
-        if not request.streams:
-            return self.reply(request, await self.sdk(request, sdk.messages.create(**kwargs)), start, notes)
-        events = await self.sdk(request, sdk.messages.create(**kwargs, stream=True))
-        state = _Stream(start, request.on_text)
-        async for event in self.chunks(request, events, state):
-            state.add_event(event)
-        return state.reply(request, notes)
+        with transport.exchange():  # timed at the transport: not the SDK import or the client's set-up
+            start = time.perf_counter()
+            if not request.streams:
+                return self.reply(request, await self.sdk(request, sdk.messages.create(**kwargs)), start, notes)
+            events = await self.sdk(request, sdk.messages.create(**kwargs, stream=True))
+            state = _Stream(start, request.on_text)
+            async for event in self.chunks(request, events, state):
+                state.add_event(event)
+            return state.reply(request, notes)
 
     def sdk_errors(self) -> tuple[type[BaseException], ...]:
         import anthropic
@@ -209,7 +213,7 @@ class Anthropic(Adapter):
         if isinstance(exc, anthropic.APIStatusError):
             # An error event inside a 200 stream (e.g. overloaded_error) is a server failure.
             status = exc.status_code if exc.status_code >= 400 else 500
-            return describe(request, status, sdk_message(exc), exc)
+            return describe(request, status, sdk_message(exc), exc, body=exc.body, headers=sdk_headers(exc))
         if isinstance(exc, (anthropic.APITimeoutError, httpx2.TimeoutException)):
             return describe(request, None, "timed out", TimeoutError())
         if isinstance(exc, anthropic.APIResponseValidationError):

@@ -24,6 +24,7 @@ from helpers import errors
 from helpers.answer import Reply, Usage
 from helpers.catalog import Provider
 from helpers.keys import redact
+from helpers.providers import transport
 from helpers.spec import answer_params
 
 T = TypeVar("T")
@@ -191,15 +192,21 @@ def scrub(exc: BaseException | None) -> None:
         exc = exc.__cause__ or exc.__context__
 
 
-def describe(request: Request, status: int | None, message: str, exc: BaseException | None = None) -> errors.LabError:
-    """Turn an HTTP status (None for transport failures) into the LabError that says how to fix it."""
+def describe(request: Request, status: int | None, message: str, exc: BaseException | None = None, *,
+             body: Any = None, headers: Any = None) -> errors.LabError:
+    """Turn an HTTP status (None for transport failures) into the LabError that says how to fix it.
+
+    ``body`` (the parsed error body) and ``headers`` tell a spent quota from a rate limit, and give the wait
+    a rate limit asks for."""
+    from helpers.providers import wire
+
     scrub(exc)
     p = request.provider
     where = f"{p.name} at {request.base_url}" if request.base_url else p.name
-    message = redact(str(message or "").strip())[:500]
+    message = redact(str(message or "").strip())[:600]
     lowered = message.lower()
-    if status == 401:
-        return errors.AuthError(f"{p.name} refused the key in {p.key_var} (401 Unauthorized): {message}",
+    if status == 401 or (status in (400, 403) and wire.bad_key(message)):
+        return errors.AuthError(f"{p.name} refused the key in {p.key_var} ({status}): {message}",
                                 hint=f"Check the key (run `python -m helpers keys`) or make a new one at {p.key_url}.")
     if status == 403:
         return errors.AuthError(f"{p.name} says the key may not use {request.model} (403 Forbidden): {message}",
@@ -208,13 +215,24 @@ def describe(request: Request, status: int | None, message: str, exc: BaseExcept
                                                                     or "invalid model" in lowered)):
         return errors.UnknownModelError(f"{p.name} does not know the model '{request.model}' ({status}): {message}",
                                         hint=f"List the models it offers with `python -m helpers models {p.name}`.")
+    if wire.no_quota(status, body, message):
+        return errors.QuotaExceeded(f"{p.name} says the account has no quota left ({status}; not retried, "
+                                    f"waiting does not help): {message}",
+                                    hint=f"Add credit or a payment method at {wire.billing_url(p.name)}, "
+                                         "or use another provider.")
     if status == 429:
-        return errors.RateLimitError(f"{p.name} rate-limited the request (429) after retries: {message}",
-                                     hint="Wait a little, lower --concurrency, or check your plan's limits.")
+        wait = wire.wait_from_headers(headers) or wire.wait_from_body(body, message)
+        asks = f" (it asks to wait {wire.fmt_wait(wait)})" if wait is not None else ""
+        first = f"Wait {wire.fmt_wait(wait)} or more" if wait is not None else "Wait a little"
+        return errors.RateLimitError(f"{p.name} rate-limited the request (429) after retries{asks}: {message}",
+                                     hint=f"{first}, lower --concurrency, or check your plan's limits.")
     if status == 400 or status == 422:
         hint = ("Shorten the prompt or lower max_tokens." if "context" in lowered or "too long" in lowered
                 or "maximum" in lowered else "Check the parameters sent (see the message).")
         return errors.BadRequestError(f"{p.name} rejected the request ({status}): {message}", hint=hint)
+    if status is not None and (status in (503, 529) or "overloaded" in lowered):
+        return errors.ProviderError(f"{p.name} failed with HTTP {status} after retries (overloaded): {message}",
+                                    hint="The provider is busy; try again in a minute.")
     if status is not None:
         return errors.ProviderError(f"{p.name} failed with HTTP {status} after retries: {message}",
                                     hint="The provider may be down; try again later.")
@@ -256,29 +274,47 @@ def cached_client(request: Request, family: str, make: Callable[[str], Any]) -> 
 
 
 def sdk_message(exc: Any) -> str:
-    """The human part of an SDK error: ``body["error"]["message"]`` when the body has one."""
-    body = getattr(exc, "body", None)
-    if isinstance(body, dict):
-        inner = body.get("error", body)
-        if isinstance(inner, dict) and inner.get("message"):
-            return str(inner["message"])
-        if isinstance(inner, str):
-            return inner
-    return str(getattr(exc, "message", None) or exc)
+    """The human part of an SDK error, whatever the body's shape (an ``error`` object or string, an upstream
+    reason in ``error.metadata.raw``)."""
+    from helpers.providers import wire
+
+    return wire.error_text(getattr(exc, "body", None), str(getattr(exc, "message", None) or exc))
+
+
+def sdk_headers(exc: Any) -> Any:
+    """The response headers of an SDK status error (None when it carries no response)."""
+    return getattr(getattr(exc, "response", None), "headers", None)
+
+
+def empty(request: Request, finish: str | None, partial: Reply, said: str = "") -> errors.EmptyAnswer:
+    """The error of an answer without text; ``partial`` (what was billed and thought) stays on it."""
+    said = f" ({said})" if said else ""
+    if finish == "length":
+        exc = errors.EmptyAnswer(f"{request.spec} used all max_tokens before answering{said}",
+                                 hint="Raise max_tokens (reasoning models think first).")
+    else:
+        exc = errors.EmptyAnswer(f"{request.spec} returned an empty answer{said}",
+                                 hint="Try again, or check the prompt and parameters.")
+    exc.partial = partial
+    return exc
+
+
+def _latency(start: float) -> float:
+    """The exchange's latency measured at the transport (request sent → last byte), else the time since start."""
+    timer = transport.current()
+    measured = timer.latency_s if timer is not None else None
+    return measured if measured is not None else time.perf_counter() - start
 
 
 def whole_reply(request: Request, text: str, reasoning: str, model: str | None, finish: str | None, usage: Usage,
                 start: float, notes: dict[str, Any] | None = None) -> Reply:
     """The Reply of a whole (not streamed) answer; `<think>` blocks become reasoning; no text is an error."""
     text, think = split_think(text or "")
+    reply = Reply(text=text, reasoning=(reasoning or think or "").strip(), model_reported=model,
+                  usage=usage, finish_reason=finish, latency_s=_latency(start), notes=notes or {})
     if not text.strip():
-        if finish == "length":
-            raise errors.EmptyAnswer(f"{request.spec} used all max_tokens before answering",
-                                     hint="Raise max_tokens (reasoning models think first).")
-        raise errors.EmptyAnswer(f"{request.spec} returned an empty answer",
-                                 hint="Try again, or check the prompt and parameters.")
-    return Reply(text=text, reasoning=(reasoning or think or "").strip(), model_reported=model,
-                 usage=usage, finish_reason=finish, latency_s=time.perf_counter() - start, notes=notes or {})
+        raise empty(request, finish, reply)
+    return reply
 
 
 class StreamState:
@@ -297,11 +333,14 @@ class StreamState:
         self.finish: str | None = None
         self.usage = Usage()
         self.cut: BaseException | None = None
+        self.notes: dict[str, Any] = {}  # facts an adapter records on the reply (e.g. a provider's own charge)
 
     def add(self, piece: str = "", thought: str = "") -> None:
-        """Record streamed answer text and/or reasoning; the first of either sets the time to first token."""
+        """Record streamed answer text and/or reasoning; the first of either sets the time to first token
+        (the arrival of the bytes that carried it, when the transport is timed)."""
         if (piece or thought) and self.ttft is None:
             self.ttft = time.perf_counter() - self.start
+            transport.content()
         if piece:
             self.text.append(piece)
             if self.on_text is not None:
@@ -309,9 +348,26 @@ class StreamState:
         if thought:
             self.reasoning.append(thought)
 
+    def timing(self) -> tuple[float, float | None, float | None]:
+        """(latency, TTFT, TPOT) of the stream: measured at the transport when it is timed."""
+        latency, ttft = time.perf_counter() - self.start, self.ttft
+        timer = transport.current()
+        if timer is not None and timer.latency_s is not None:
+            latency, ttft = timer.latency_s, timer.ttft_s if timer.ttft_s is not None else ttft
+        return latency, ttft, transport.per_token(latency, ttft, self.usage.completion_tokens)
+
+    def failed(self, request: Request, exc: errors.LabError, notes: dict[str, Any] | None = None) -> errors.LabError:
+        """``exc`` for a stream that ended in an error, keeping what arrived (usage, reasoning, text) on it."""
+        latency, ttft, _ = self.timing()
+        text, think = split_think("".join(self.text))
+        exc.partial = Reply(text=text, reasoning=("".join(self.reasoning) or think).strip(),
+                            model_reported=self.model, usage=self.usage, finish_reason=self.finish,
+                            incomplete=bool(text), latency_s=latency, ttft_s=ttft, notes=notes or {})
+        return exc
+
     def reply(self, request: Request, notes: dict[str, Any] | None = None) -> Reply:
         """The answer so far; a cut stream keeps its partial text and is marked incomplete."""
-        latency = time.perf_counter() - self.start
+        latency, ttft, tpot = self.timing()
         incomplete = self.cut is not None or self.finish is None
         joined = "".join(self.text)
         if incomplete and not joined:
@@ -320,9 +376,9 @@ class StreamState:
                                            hint="Try again; if it keeps happening, ask without streaming or "
                                                 "check that the base URL is the provider's API.")
         text, think = split_think(joined)
+        reply = Reply(text=text, reasoning=("".join(self.reasoning) or think).strip(), model_reported=self.model,
+                      usage=self.usage, finish_reason=self.finish, incomplete=incomplete, latency_s=latency,
+                      ttft_s=ttft, tpot_s=None if incomplete else tpot, notes=notes or {})
         if not incomplete and not text.strip():
-            raise errors.EmptyAnswer(f"{request.spec} returned an empty answer",
-                                     hint="Try again, or check the prompt and parameters.")
-        return Reply(text=text, reasoning=("".join(self.reasoning) or think).strip(), model_reported=self.model,
-                     usage=self.usage, finish_reason=self.finish, incomplete=incomplete, latency_s=latency,
-                     ttft_s=self.ttft, notes=notes or {})
+            raise empty(request, self.finish, reply)
+        return reply

@@ -13,6 +13,7 @@ from typing import Any
 
 from helpers import errors
 from helpers.answer import Reply, Usage
+from helpers.providers import transport
 from helpers.providers.base import (
     SAMPLING,
     Adapter,
@@ -22,6 +23,7 @@ from helpers.providers.base import (
     cached_client,
     describe,
     malformed,
+    sdk_headers,
     whole_reply,
 )
 
@@ -149,7 +151,8 @@ class Google(Adapter):
             # switches to aiohttp whenever some other package has installed it).
             options = types.HttpOptions(base_url=request.base_url, timeout=int(request.timeout * 1000),
                                         retry_options=types.HttpRetryOptions(attempts=request.max_retries + 1),
-                                        async_client_args={"transport": httpx2.AsyncHTTPTransport()})
+                                        async_client_args={"transport": httpx2.AsyncHTTPTransport(),
+                                                           "event_hooks": transport.async_hooks()})
             return genai.Client(api_key=key, vertexai=False, http_options=options)
 
         return cached_client(request, "google", make)
@@ -180,14 +183,15 @@ class Google(Adapter):
 
     async def exchange(self, request: Request) -> Reply:
         call, models = _call(request), self.client(request).aio.models
-        start = time.perf_counter()  # the exchange only: not the SDK import or the client's set-up
-        if not request.streams:
-            return self.reply(request, await self.sdk(request, models.generate_content(**call)), start)
-        state = _Stream(start, request.on_text)
-        chunks = await self.sdk(request, models.generate_content_stream(**call))
-        async for chunk in self.chunks(request, chunks, state):
-            state.add_chunk(chunk)
-        return state.reply(request)
+        with transport.exchange():  # timed at the transport: not the SDK import or the client's set-up
+            start = time.perf_counter()
+            if not request.streams:
+                return self.reply(request, await self.sdk(request, models.generate_content(**call)), start)
+            state = _Stream(start, request.on_text)
+            chunks = await self.sdk(request, models.generate_content_stream(**call))
+            async for chunk in self.chunks(request, chunks, state):
+                state.add_chunk(chunk)
+            return state.reply(request)
 
     def sdk_errors(self) -> tuple[type[BaseException], ...]:
         import httpx2
@@ -215,7 +219,7 @@ class Google(Adapter):
             status = exc.code
             if status == 400 and ("api key not valid" in message.lower() or "API_KEY_INVALID" in str(exc.details)):
                 status = 401  # Google answers a bad key with 400 INVALID_ARGUMENT
-            return describe(request, status, message, exc)
+            return describe(request, status, message, exc, body=exc.details, headers=sdk_headers(exc))
         name = type(exc).__name__
         if isinstance(exc, TimeoutError) or "Timeout" in name:
             return describe(request, None, "timed out", TimeoutError())

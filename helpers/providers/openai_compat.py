@@ -4,16 +4,24 @@ OpenRouter, Ollama, the bundled engine): a provider that speaks this protocol is
 Requests go through the official openai SDK (its retries honour Retry-After). We call the client's
 low-level ``post`` rather than ``chat.completions.create``: api-emissions-tracker replaces ``create``
 process-wide when imported, and its wrapper breaks streamed calls and responses without usage.
+
+Usage is read wherever providers put it (``wire.usage_numbers``: cache writes, DeepSeek's cache hits,
+thinking tokens only visible in ``total_tokens``, OpenRouter's own ``cost``, kept as the note
+``provider_cost_usd``; Groq streams carry it in ``x_groq.usage``). An error event inside a stream (Groq's
+``event: error``, OpenRouter's chunk with an ``error``) ends the answer with the provider's own message and
+keeps the usage and reasoning that came with it.
 """
 
 from __future__ import annotations
 
+import functools
 import time
 from typing import Any, ClassVar
 
 from helpers import errors
 from helpers.answer import Reply, Usage
-from helpers.providers import gateway
+from helpers.estimates.cost import PROVIDER_COST
+from helpers.providers import gateway, transport, wire
 from helpers.providers.base import (
     SAMPLING,
     Adapter,
@@ -22,7 +30,9 @@ from helpers.providers.base import (
     StreamState,
     cached_client,
     describe,
+    empty,
     malformed,
+    sdk_headers,
     sdk_message,
     whole_reply,
 )
@@ -40,6 +50,49 @@ def _int_or_none(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
+def _usage_data(raw: Any) -> dict[str, Any]:
+    return raw if isinstance(raw, dict) else raw.model_dump()
+
+
+def _charge(raw: Any) -> dict[str, Any]:
+    """The provider's own charge in a usage body (OpenRouter's ``cost``), as a reply note."""
+    cost = wire.usage_numbers(_usage_data(raw))["provider_cost"] if raw is not None else None
+    return {PROVIDER_COST: cost} if cost is not None else {}
+
+
+class StreamErrorEvent(Exception):
+    """An error event inside a streamed answer; ``data`` is the whole event (its usage included)."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        super().__init__(wire.error_text(data))
+        self.data = data
+
+
+@functools.cache
+def _stream_class() -> Any:
+    """The SDK's async stream of chunks, except that an event carrying an ``error`` ends it as
+    StreamErrorEvent with the whole event (the SDK's own raises an APIError holding only the error part,
+    which drops the usage the event carries)."""
+    import openai
+    from openai.types.chat import ChatCompletionChunk
+
+    class Chunks(openai.AsyncStream[ChatCompletionChunk]):
+        async def __stream__(self) -> Any:
+            try:
+                async for sse in self._iter_events():
+                    if sse.data.startswith("[DONE]"):
+                        break
+                    data = sse.json()
+                    if isinstance(data, dict) and data.get("error"):
+                        raise StreamErrorEvent(data)
+                    yield self._client._process_response_data(data=data, cast_to=self._cast_to,
+                                                              response=self.response)
+            finally:
+                await self.response.aclose()
+
+    return Chunks
+
+
 class OpenAICompatible(Adapter):
     """Chat completions over the OpenAI protocol."""
 
@@ -55,7 +108,8 @@ class OpenAICompatible(Adapter):
         import openai
 
         return cached_client(request, "openai", lambda key: openai.AsyncOpenAI(
-            api_key=key, base_url=request.base_url, timeout=request.timeout, max_retries=request.max_retries))
+            api_key=key, base_url=request.base_url, timeout=request.timeout, max_retries=request.max_retries,
+            http_client=openai.DefaultAsyncHttpxClient(event_hooks=transport.async_hooks())))
 
     def request_body(self, request: Request) -> dict[str, Any]:
         """The JSON body sent to ``/chat/completions``."""
@@ -74,19 +128,15 @@ class OpenAICompatible(Adapter):
         return out
 
     def parse_usage(self, raw: Any) -> Usage:
-        """Usage from an OpenAI-style usage object or dict (DeepSeek's cache-hit field included)."""
+        """Usage from an OpenAI-style usage object or dict, wherever the provider put the counts
+        (``wire.usage_numbers``: cache writes, DeepSeek's cache hits, thinking tokens in total_tokens)."""
         if raw is None:
             return Usage()
-        data = raw if isinstance(raw, dict) else raw.model_dump()
-        prompt_details = data.get("prompt_tokens_details") or {}
-        completion_details = data.get("completion_tokens_details") or {}
-        cached = prompt_details.get("cached_tokens") if isinstance(prompt_details, dict) else None
-        if cached is None:
-            cached = data.get("prompt_cache_hit_tokens")
-        reasoning = completion_details.get("reasoning_tokens") if isinstance(completion_details, dict) else None
-        return Usage(prompt_tokens=_int_or_none(data.get("prompt_tokens")),
-                     completion_tokens=_int_or_none(data.get("completion_tokens")),
-                     cached_tokens=_int_or_none(cached), reasoning_tokens=_int_or_none(reasoning))
+        n = wire.usage_numbers(_usage_data(raw))
+        return Usage(prompt_tokens=_int_or_none(n["prompt_tokens"]),
+                     completion_tokens=_int_or_none(n["completion_tokens"]),
+                     cached_tokens=_int_or_none(n["cached_tokens"]), reasoning_tokens=_int_or_none(n["reasoning_tokens"]),
+                     cache_write_tokens=_int_or_none(n["cache_write_tokens"]))
 
     def reply(self, request: Request, completion: Any, start: float) -> Reply:
         """The Reply of a whole chat completion (a body of another shape is MalformedResponse)."""
@@ -105,37 +155,59 @@ class OpenAICompatible(Adapter):
         if message is None or not isinstance(content, (str, type(None))):
             raise malformed(request, "the response could not be read (a choice without a message)",
                             NOT_A_COMPLETION)
+        usage = getattr(completion, "usage", None)
         return whole_reply(request, content or "", _reasoning_field(message), getattr(completion, "model", None),
-                           getattr(choice, "finish_reason", None), self.parse_usage(getattr(completion, "usage", None)),
-                           start)
+                           getattr(choice, "finish_reason", None), self.parse_usage(usage), start, _charge(usage))
 
     def add_chunk(self, state: StreamState, chunk: Any) -> None:
         """One streamed chat-completion chunk into the accumulator."""
         state.model = getattr(chunk, "model", None) or state.model
         usage = getattr(chunk, "usage", None)
+        groq = (getattr(chunk, "model_extra", None) or {}).get("x_groq")
+        if not usage and isinstance(groq, dict) and groq.get("usage"):
+            usage = groq["usage"]  # Groq streams put the usage in x_groq
         if usage:
             state.usage = self.parse_usage(usage)
+            state.notes.update(_charge(usage))
         for choice in getattr(chunk, "choices", None) or []:
             delta = getattr(choice, "delta", None)
             content = getattr(delta, "content", None) if delta is not None else None
             state.add(content if isinstance(content, str) else "", _reasoning_field(delta) if delta else "")
             state.finish = getattr(choice, "finish_reason", None) or state.finish
 
+    def error_event(self, request: Request, state: StreamState, event: StreamErrorEvent) -> errors.LabError:
+        """The error of an error event in the stream, keeping the usage, reasoning and text before it."""
+        data = event.data
+        if data.get("usage"):
+            state.usage = self.parse_usage(data["usage"])
+            state.notes.update(_charge(data["usage"]))
+        state.model = data.get("model") or state.model
+        said = wire.error_text(data)
+        exc: errors.LabError
+        if not "".join(state.text).strip() and state.finish == "length":
+            exc = empty(request, "length", Reply(), said)
+        else:
+            exc = describe(request, wire.embedded_status(data) or 500, f"error event in the stream: {said}",
+                           body=data)
+        return state.failed(request, exc, state.notes)
+
     async def exchange(self, request: Request) -> Reply:
-        from openai import AsyncStream
-        from openai.types.chat import ChatCompletion, ChatCompletionChunk
+        from openai.types.chat import ChatCompletion
 
         body, sdk = self.request_body(request), self.client(request)
-        start = time.perf_counter()
-        result = await self.sdk(request, sdk.post("/chat/completions", body=body, cast_to=ChatCompletion,
-                                                  stream=request.streams,
-                                                  stream_cls=AsyncStream[ChatCompletionChunk]))
-        if not request.streams:
-            return self.reply(request, result, start)
-        state = StreamState(start, request.on_text)
-        async for chunk in self.chunks(request, result, state):
-            self.add_chunk(state, chunk)
-        return state.reply(request)
+        with transport.exchange():
+            start = time.perf_counter()
+            result = await self.sdk(request, sdk.post("/chat/completions", body=body, cast_to=ChatCompletion,
+                                                      stream=request.streams, stream_cls=_stream_class()))
+            if not request.streams:
+                return self.reply(request, result, start)
+            state = StreamState(start, request.on_text)
+            try:
+                async for chunk in self.chunks(request, result, state):
+                    self.add_chunk(state, chunk)
+            except StreamErrorEvent as event:
+                raise self.error_event(request, state, event) from None
+            return state.reply(request, state.notes)
 
     def sdk_errors(self) -> tuple[type[BaseException], ...]:
         import httpx2  # the openai SDK's own HTTP library (imported with it), not the separate httpx package
@@ -154,7 +226,8 @@ class OpenAICompatible(Adapter):
         if isinstance(exc, openai.APIStatusError):
             refusal = gateway.describe(request.spec, request.model, request.provider.key_var, exc.status_code,
                                        exc.body, sdk_message(exc), exc)  # a class gateway's budget / model refusal
-            return refusal or describe(request, exc.status_code, sdk_message(exc), exc)
+            return refusal or describe(request, exc.status_code, sdk_message(exc), exc, body=exc.body,
+                                       headers=sdk_headers(exc))
         if isinstance(exc, openai.APITimeoutError):
             return describe(request, None, "timed out", TimeoutError())
         if isinstance(exc, openai.APIResponseValidationError):

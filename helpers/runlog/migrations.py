@@ -73,8 +73,14 @@ def m001_initial(conn: sqlite3.Connection) -> None:
             WHERE cell IS NOT NULL AND error IS NULL""")
 
 
+def m002_tpot(conn: sqlite3.Connection) -> None:
+    """Time per output token of streamed answers: (latency - TTFT) / (output tokens - 1), seconds."""
+    conn.execute("ALTER TABLE calls ADD COLUMN tpot_s REAL")
+
+
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("001_initial", m001_initial),
+    ("002_tpot", m002_tpot),
 ]
 
 

@@ -147,7 +147,7 @@ class Store:
             "text": answer.text, "reasoning": answer.reasoning, "finish_reason": answer.finish_reason,
             "incomplete": int(answer.incomplete),
             **{f: getattr(answer.usage, f) for f in USAGE_FIELDS},
-            "latency_s": answer.latency_s, "ttft_s": answer.ttft_s,
+            "latency_s": answer.latency_s, "ttft_s": answer.ttft_s, "tpot_s": answer.tpot_s,
             "cost_usd": answer.cost_usd, "cost_note": answer.cost_note,
             **{f: getattr(answer.emissions, f) for f in EMISSION_FIELDS},
             "error": answer.error, "error_kind": answer.error_kind, "cache_hit": int(cache_hit),
@@ -230,7 +230,8 @@ def answer_from_row(row: sqlite3.Row | dict[str, Any]) -> Answer:
     request = json.loads(r.get("request") or "{}")
     reply = Reply(text=r.get("text") or "", reasoning=r.get("reasoning") or "", model_reported=r.get("model_reported"),
                   usage=Usage(**{f: r.get(f) for f in USAGE_FIELDS}), finish_reason=r.get("finish_reason"),
-                  incomplete=bool(r.get("incomplete")), latency_s=r.get("latency_s"), ttft_s=r.get("ttft_s"))
+                  incomplete=bool(r.get("incomplete")), latency_s=r.get("latency_s"), ttft_s=r.get("ttft_s"),
+                  tpot_s=r.get("tpot_s"))
     emissions = Emissions(tracker_g=r.get("tracker_g"), measured_g=r.get("measured_g"),
                           measured_kwh=r.get("measured_kwh"),
                           ecologits_g=Range.of(r.get("ecologits_g_min"), r.get("ecologits_g_max")),

@@ -69,8 +69,8 @@ def genai_price(provider_id: str, model_ref: str, prompt: int, completion: int, 
 
 def logged(answer: Answer) -> dict[str, Any]:
     """The run-log row written for this answer."""
-    assert answer.call_id is not None, "the answer was not logged"
-    rows = run_log.default().calls(where="id=?", args=(answer.call_id,))
+    assert answer.call_id is not None and answer.run_id is not None, "the answer was not logged"
+    rows = [r for r in run_log.default().calls(answer.run_id) if r["id"] == answer.call_id]
     assert len(rows) == 1
     return rows[0]
 
