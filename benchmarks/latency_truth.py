@@ -45,6 +45,7 @@ from helpers.compare import compare, puzzles
 grid = (puzzles.course() + puzzles.known_answers())[:int(sys.argv[1])]
 result = compare(sys.argv[3:], grid, concurrency=int(sys.argv[2]), use_cache=False, progress=False, out=io.StringIO())
 cells = result.cells
+cells = cells.sort_values("call_id")
 print(json.dumps({"latency": [float(x) for x in cells.latency_s], "model": list(cells.model),
                   "status": list(cells.status), "wall": time.perf_counter() - t0}))
 """
@@ -84,6 +85,7 @@ def main() -> None:
     for spec in specs:
         mine = [x for x, m in zip(lat, data["model"], strict=True) if m == spec]
         print(f"  {spec:32} median {statistics.median(mine) * 1000:7.1f} ms  worst {max(mine) * 1000:7.1f} ms")
+    print("each cell in call order (ms):", " ".join(f"{x * 1000:.0f}" for x in lat))
     print(f"reported latency: median {med * 1000:.1f} ms ({med / args.delay:.3f}x the delay), "
           f"worst {worst * 1000:.1f} ms ({worst / args.delay:.3f}x)")
 

@@ -7,6 +7,7 @@ parameter) raises ConfigError at once. ``raise_errors=True`` raises call failure
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -266,6 +267,7 @@ async def ask_prepared_async(prepared: Prepared, *, use_cache: bool = True, run_
         return _finish(call.prepared, call.hit, call.started, call.store, run_id, cell, cache_hit=True)
     try:
         request = _admit(call.prepared, worst)
+        warm([request.provider.api])  # once per process, before this request is sent
         chosen = adapter(request.provider.api)
 
         async def exchange() -> Answer:
@@ -274,8 +276,31 @@ async def ask_prepared_async(prepared: Prepared, *, use_cache: bool = True, run_
         answer = await measure.acall(request.provider.local, exchange)
     except errors.LabError as exc:
         answer = _failed(call.prepared, exc, call.started)
-    answer = _finish(call.prepared, answer, call.started, call.store, run_id, cell)
+    # Pricing, emission estimates and the run-log write off the event loop: the replies of other calls in
+    # flight are read (and timed) meanwhile instead of waiting in their sockets.
+    answer = await asyncio.to_thread(_finish, call.prepared, answer, call.started, call.store, run_id, cell)
     return answer.raise_for_error() if raise_errors else answer
+
+
+_warmed: set[str] = set()
+
+
+def warm(apis: Sequence[str]) -> None:
+    """Import what calls of these API families need (their SDKs, genai-prices, EcoLogits), once per process.
+
+    Imports take seconds and hold the event loop; done before requests are in flight, they are not counted
+    in any call's latency (the comparison runner warms every family of a run before its first request)."""
+    todo = [api for api in dict.fromkeys(apis) if api not in _warmed]
+    if not todo:
+        return
+    for api in todo:
+        adapter(api)
+    if not _warmed:  # genai-prices and EcoLogits read and validate their data on first use: one of each now
+        from helpers.answer import Usage
+
+        emissions.estimate("openai", "gpt-4o-mini", 10, 10, 1.0)
+        cost.price_usage(Usage(10, 10), "gpt-4o-mini", "openai")
+    _warmed.update(todo)
 
 
 def ask_many(specs_: Sequence[str], prompt: Any, *, max_workers: int = 8, **kwargs: Any) -> list[Answer]:

@@ -18,13 +18,14 @@ import sys
 from collections.abc import Sequence
 from typing import IO, TYPE_CHECKING, Any
 
-from helpers import llm
+from helpers import catalog, llm
 from helpers.answer import Answer
 from helpers.compare.config import Cell, CompareConfig, Outcome, check_budget, load_config, make_config, start
 from helpers.compare.puzzles import Puzzle, PuzzleSet
 from helpers.errors import BudgetExceeded, ConfigError
 from helpers.estimates.budget import Budget
 from helpers.eventloop import run_blocking
+from helpers.providers import adapter
 from helpers.runlog import store as run_log
 
 if TYPE_CHECKING:
@@ -75,6 +76,13 @@ class Runner:
         from tqdm.auto import tqdm
 
         work = self.todo()
+        # SDKs and estimators imported before the first request: an import holds the event loop for seconds,
+        # which would otherwise be counted in the latency of the calls in flight.
+        llm.warm([catalog.provider(name).api for name in dict.fromkeys(c.provider for c, _, _ in work)])
+        for spec in dict.fromkeys(c.spec for c, _, _ in work):  # and each provider's client, on this loop
+            request = llm.prepare(spec, "warm-up").request
+            if not llm.prepare(spec, "warm-up").key_error:
+                adapter(request.provider.api).warm(request)
         limits = {name: asyncio.Semaphore(self.config.limit_for(name)) for name in {c.provider for c, _, _ in work}}
         everyone = asyncio.Semaphore(self.config.concurrency)
         self._bar = bar = tqdm(total=len(work), desc=f"compare {self.run_id}", unit="cell", file=sys.stderr,

@@ -68,6 +68,11 @@ def _lib() -> ModuleType:
     return utils
 
 
+def warm() -> None:
+    """Import EcoLogits now (it takes a while), e.g. before requests are in flight."""
+    _lib()
+
+
 def zone() -> str:
     """The electricity-mix zone in force (``LLMLAB_COUNTRY``, default WOR); ConfigError if EcoLogits lacks it."""
     value = (settings.get(COUNTRY_ENV) or DEFAULT_ZONE).strip().upper()

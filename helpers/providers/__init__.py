@@ -29,6 +29,11 @@ _first_import = threading.Lock()
 _ready: dict[str, Adapter] = {}
 
 
+def ready(api: str) -> bool:
+    """Whether the adapter (and its SDK) is imported already: its first use need not wait for an import."""
+    return api in _ready
+
+
 def adapter(api: str) -> Adapter:
     """The adapter for a catalog ``api`` value (its SDK imported, once, under a lock)."""
     found = _ready.get(api)

@@ -17,7 +17,7 @@ from typing import Any
 
 from helpers import errors
 from helpers.answer import Reply, Usage
-from helpers.providers import transport
+from helpers.providers import transport, wire
 from helpers.providers.base import (
     Adapter,
     PromptCache,
@@ -99,7 +99,7 @@ def parse_usage(raw: Any) -> Usage:
     """Our Usage from Anthropic's: the prompt is input + cache reads + cache writes (all of it)."""
     if raw is None:
         return Usage()
-    data = raw if isinstance(raw, dict) else raw.model_dump()
+    data = wire.plain(raw)
     fresh, read, write = (data.get(k) for k in ("input_tokens", "cache_read_input_tokens",
                                                  "cache_creation_input_tokens"))
     details = data.get("output_tokens_details") or {}
@@ -123,7 +123,7 @@ class _Stream(StreamState):
         kind = getattr(event, "type", None)
         if kind == "message_start":
             self.model = event.message.model
-            self.raw_usage = event.message.usage.model_dump(exclude_none=True)
+            self.raw_usage = {k: v for k, v in wire.plain(event.message.usage).items() if v is not None}
         elif kind == "content_block_start" and getattr(event.content_block, "type", None) == "text":
             self.add(event.content_block.text or "")
         elif kind == "content_block_delta":
@@ -134,7 +134,7 @@ class _Stream(StreamState):
                 self.add(thought=delta.thinking)
         elif kind == "message_delta":
             self.finish = _finish(event.delta.stop_reason) or self.finish
-            self.raw_usage.update(event.usage.model_dump(exclude_none=True))  # cumulative counts
+            self.raw_usage.update({k: v for k, v in wire.plain(event.usage).items() if v is not None})  # cumulative
         else:
             return
         self.usage = parse_usage(self.raw_usage) if self.raw_usage else self.usage
@@ -157,6 +157,13 @@ class Anthropic(Adapter):
         return cached_client(request, "anthropic", lambda key: anthropic.AsyncAnthropic(
             api_key=key, base_url=request.base_url, timeout=request.timeout, max_retries=request.max_retries,
             http_client=anthropic.DefaultAsyncHttpxClient(event_hooks=transport.async_hooks())))
+
+    def warm(self, request: Request) -> None:
+        import anthropic.types
+
+        for model in (anthropic.types.Message, anthropic.types.Usage):  # the SDK defers their schemas
+            model.model_rebuild(force=True)
+        self.client(request)
 
     def request_body(self, request: Request) -> dict[str, Any]:
         return body(request)

@@ -117,6 +117,10 @@ class Adapter:
         """Model ids the API lists right now (only when ``lists_models``)."""
         raise errors.ConfigError(f"{request.provider.name} cannot list its models")
 
+    def warm(self, request: Request) -> None:
+        """Build now what the first call would build (the SDK client, its response types), on the loop the
+        calls will use: done before requests are in flight, that work is not counted in their latency."""
+
     # -- derived ----------------------------------------------------------------------------
     def ignored(self, request: Request) -> list[str]:
         """Parameters set on the request that this API has no field for (not sent; recorded on the reply)."""

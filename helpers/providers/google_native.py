@@ -157,6 +157,18 @@ class Google(Adapter):
 
         return cached_client(request, "google", make)
 
+    def warm(self, request: Request) -> None:
+        from google.genai import types
+
+        # The first response read builds the SDK's converters and validators (a third of a second on a busy
+        # machine, holding the event loop while other calls' replies wait): build them now, on an empty body.
+        empty_reply = {"candidates": [{"content": {"parts": [{"text": ""}], "role": "model"}}],
+                       "usageMetadata": {"promptTokenCount": 0}}
+        convert = getattr(types.GenerateContentResponse, "_from_response", None)
+        if convert is not None:
+            convert(response=empty_reply, kwargs={})
+        self.client(request)
+
     def request_body(self, request: Request) -> dict[str, Any]:
         return _call(request)
 

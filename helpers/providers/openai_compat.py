@@ -51,7 +51,8 @@ def _int_or_none(value: Any) -> int | None:
 
 
 def _usage_data(raw: Any) -> dict[str, Any]:
-    return raw if isinstance(raw, dict) else raw.model_dump()
+    data = wire.plain(raw)
+    return data if isinstance(data, dict) else {}
 
 
 def _charge(raw: Any) -> dict[str, Any]:
@@ -110,6 +111,14 @@ class OpenAICompatible(Adapter):
         return cached_client(request, "openai", lambda key: openai.AsyncOpenAI(
             api_key=key, base_url=request.base_url, timeout=request.timeout, max_retries=request.max_retries,
             http_client=openai.DefaultAsyncHttpxClient(event_hooks=transport.async_hooks())))
+
+    def warm(self, request: Request) -> None:
+        from openai.types import CompletionUsage
+        from openai.types.chat import ChatCompletion, ChatCompletionChunk
+
+        for model in (ChatCompletion, ChatCompletionChunk, CompletionUsage):  # the SDK defers their schemas
+            model.model_rebuild(force=True)
+        self.client(request)
 
     def request_body(self, request: Request) -> dict[str, Any]:
         """The JSON body sent to ``/chat/completions``."""

@@ -181,3 +181,18 @@ def bad_key(message: str) -> bool:
 def billing_url(provider: str) -> str:
     """Where a provider's account gets credit or a payment method."""
     return BILLING.get(provider, "the provider's billing page")
+
+
+def plain(obj: Any) -> Any:
+    """An SDK's pydantic object as plain dicts and lists (its fields and extra fields), without asking
+    pydantic to serialise it: the SDKs defer their serialisers, and building one on first use holds the
+    event loop for a noticeable time while other calls' replies wait."""
+    if isinstance(obj, Mapping):
+        return {k: plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [plain(v) for v in obj]
+    if hasattr(type(obj), "model_fields") and hasattr(obj, "__dict__"):
+        out = {k: plain(v) for k, v in vars(obj).items() if not k.startswith("_")}
+        out.update({k: plain(v) for k, v in (getattr(obj, "model_extra", None) or {}).items()})
+        return out
+    return obj
