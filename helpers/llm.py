@@ -303,6 +303,16 @@ def warm(apis: Sequence[str]) -> None:
     _warmed.update(todo)
 
 
+def warm_request(spec: str) -> Request | None:
+    """A request to ``spec`` with no message (enough to build its SDK client), None when it cannot be sent."""
+    parsed = specs.parse(spec)
+    provider = catalog.provider(parsed.provider)
+    if provider.needs_key and not provider.api_key():
+        return None
+    return Request(provider=provider, model=parsed.model, messages=[], params=dict(parsed.params),
+                   api_key=provider.api_key(), base_url=provider.base_url, spec=parsed.label)
+
+
 def ask_many(specs_: Sequence[str], prompt: Any, *, max_workers: int = 8, **kwargs: Any) -> list[Answer]:
     """Ask several models the same thing at once (threads, so it works inside notebooks too)."""
     for s in specs_:

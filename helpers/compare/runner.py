@@ -80,8 +80,8 @@ class Runner:
         # which would otherwise be counted in the latency of the calls in flight.
         llm.warm([catalog.provider(name).api for name in dict.fromkeys(c.provider for c, _, _ in work)])
         for spec in dict.fromkeys(c.spec for c, _, _ in work):  # and each provider's client, on this loop
-            request = llm.prepare(spec, "warm-up").request
-            if not llm.prepare(spec, "warm-up").key_error:
+            request = llm.warm_request(spec)
+            if request is not None:
                 adapter(request.provider.api).warm(request)
         limits = {name: asyncio.Semaphore(self.config.limit_for(name)) for name in {c.provider for c, _, _ in work}}
         everyone = asyncio.Semaphore(self.config.concurrency)
