@@ -3,6 +3,7 @@ against the same real recordings, and what the plain output shows of them."""
 
 from __future__ import annotations
 
+import csv
 import json
 
 import pytest
@@ -94,3 +95,21 @@ def test_cli_stream_shows_ttft_and_tpot(monkeypatch: pytest.MonkeyPatch) -> None
     assert done.code == 0, done.err
     assert "Hello! How can I help you today?" in done.out
     assert "first token" in done.out and "per token" in done.out
+
+
+def test_cli_streamed_compare_shows_ttft_and_tpot(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    puzzles = tmp_path / "p.yaml"
+    puzzles.write_text("- id: greet\n  prompt: Say hello.\n  answer: hello\n  grader: regex\n"
+                       "- id: again\n  prompt: Say hello again.\n  answer: hello\n  grader: regex\n")
+    with replaying(monkeypatch, "deepseek", "deepseek/stream_reasoner") as server:
+        done = cli("compare", "--puzzles", str(puzzles), "-m", "deepseek/deepseek-reasoner", "--stream",
+                   "--no-cache", "--no-progress", "--report", str(tmp_path / "out"))
+    assert done.code == 0, done.err + done.out
+    assert server.count() == 2 and all(r.json["stream"] is True for r in server.requests)
+    assert "TTFT p50" in done.out and "TPOT p50" in done.out
+    with (tmp_path / "out" / "cells.csv").open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 2 and "ttft_s" in rows[0] and "tpot_s" in rows[0]
+    for values in rows:
+        ttft, tpot, latency = float(values["ttft_s"]), float(values["tpot_s"]), float(values["latency_s"])
+        assert 0 < ttft <= latency and tpot == pytest.approx((latency - ttft) / 211, rel=1e-6)
