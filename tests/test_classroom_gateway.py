@@ -67,7 +67,7 @@ def test_model_not_allowed_for_the_key_names_the_model_and_the_fix(gateway_env: 
 def test_plain_provider_errors_are_left_to_the_usual_mapping(gateway_env: FakeOpenAI) -> None:
     gateway_env.on_model("gpt-4.1-mini", Fault.quota())
     answer = ask("openai/gpt-4.1-mini", "hi", use_cache=False, max_retries=0)
-    assert answer.error_kind == "rate_limit"
+    assert answer.error_kind == "quota"  # the usual mapping of insufficient_quota (issue 12): no quota, not retried
     gateway_env.on_model("gpt-4.1-mini", Fault.status(401))
     answer = ask("openai/gpt-4.1-mini", "hi", use_cache=False, max_retries=0)
     assert answer.error_kind == "auth" and "refused the key" in answer.error
