@@ -36,6 +36,7 @@ servers = [ReplayServer(load(name), latency=float(sys.argv[1])).start() for name
 print(" ".join(s.base_url for s in servers), flush=True)
 sys.stdin.read()  # end of input stops them
 print(" ".join(str(s.count()) for s in servers), flush=True)
+print(" ".join(f"{r.served_s:.4f}" for s in servers for r in s.requests), flush=True)
 """
 
 CHILD = """
@@ -72,7 +73,7 @@ def main() -> None:
         specs.append(f"{provider}/{model}")
     done = subprocess.run([sys.executable, "-c", CHILD, str(args.puzzles), str(args.concurrency), *specs],
                           cwd=args.root, env=env, capture_output=True, text=True, check=False)
-    counts, _ = servers.communicate("")
+    counts, served_line = servers.communicate("")[0].strip().split("\n")
     if done.returncode != 0:
         sys.exit(done.stderr[-3000:])
     data = json.loads(done.stdout.strip().splitlines()[-1])
@@ -81,7 +82,10 @@ def main() -> None:
     med, worst = statistics.median(lat), max(lat)
     print(f"{len(lat)} cells ({', '.join(specs)}), concurrency {args.concurrency}, server delay "
           f"{args.delay * 1000:.0f} ms, cold process, helpers from {args.root}")
+    served = [float(x) for x in served_line.split()]
     print(f"requests served per server: {counts.strip()}; whole compare {data['wall']:.2f} s")
+    print(f"the servers' own time per request (read -> last byte written): median "
+          f"{statistics.median(served) * 1000:.1f} ms, worst {max(served) * 1000:.1f} ms")
     for spec in specs:
         mine = [x for x, m in zip(lat, data["model"], strict=True) if m == spec]
         print(f"  {spec:32} median {statistics.median(mine) * 1000:7.1f} ms  worst {max(mine) * 1000:7.1f} ms")

@@ -47,6 +47,7 @@ class Received:
     headers: dict[str, str]
     body: bytes
     at: float = field(default_factory=time.perf_counter)
+    served_s: float | None = None  # request read -> last byte written, as this server saw it
 
     @property
     def json(self) -> Any:
@@ -153,6 +154,7 @@ class ReplayServer:
 
     # -- serving -----------------------------------------------------------------------------------------------
     def _serve(self, handler: _Handler) -> None:
+        begun = time.perf_counter()
         length = int(handler.headers.get("Content-Length") or 0)
         body = handler.rfile.read(length) if length else b""
         parts = urlsplit(handler.path)
@@ -189,3 +191,4 @@ class ReplayServer:
             handler.wfile.flush()
         except (BrokenPipeError, ConnectionResetError):
             pass
+        received.served_s = time.perf_counter() - begun
