@@ -9,6 +9,7 @@ model (see ``judge_prompt`` and ``parse_verdict``; the runner makes the call and
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -82,6 +83,7 @@ def _paragraphs(text: str) -> list[str]:
     return out
 
 
+@functools.lru_cache(maxsize=256)  # grading and the majority vote read the same answer one after the other
 def final_answer(text: str) -> str:
     """The part of an answer that states the conclusion: boxed value, 'Answer:' line, or last paragraph."""
     text = clean(text)
@@ -131,6 +133,7 @@ def pick_number(clause: str) -> quantities.Quantity | None:
     return (cued or found)[-1]
 
 
+@functools.lru_cache(maxsize=256)
 def final_number(text: str) -> quantities.Quantity | None:
     """The number the answer concludes with (see the module docstring)."""
     for region in _regions(text):

@@ -6,6 +6,7 @@ and the precision it was written with, so "0.67" matches 2/3 while "1" does not.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from dataclasses import dataclass, replace
@@ -119,6 +120,7 @@ def find(text: str) -> list[Quantity]:
     return out
 
 
+@functools.lru_cache(maxsize=1024)  # a puzzle's expected answer, read for every answer graded
 def parse_expected(text: str | float) -> Quantity | None:
     """The expected answer of a numeric puzzle ('2/3', '4 mm', '$90', 55); None if it is not one number."""
     found = find(words_to_digits(str(text).strip()))

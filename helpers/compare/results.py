@@ -8,8 +8,7 @@ exactly what the live one did. Unknown cost or emissions stay NaN here and print
 from __future__ import annotations
 
 import math
-from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from helpers import display
@@ -21,7 +20,7 @@ NUMERIC = ["prompt_tokens", "completion_tokens", "reasoning_tokens", "total_toke
            "cost_usd", "g_co2e", "kwh", "judge_cost_usd", "judge_g_co2e"]
 COLUMNS = ["run_id", "model", "provider", "puzzle", "repeat", "status", "grader", "expected", "extracted",
            "correct", "note", "answer", "error_kind", "error", *NUMERIC, "cost_note", "cached", "model_reported",
-           "judge_verdict", "call_id", "created_at"]
+           "judge_verdict", "call_id", "created_at", "vote"]
 
 
 def _best_rows(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -73,8 +72,118 @@ def cell_record(run_id: str, cell: Cell, row: dict[str, Any] | None, judge_row: 
         if j is not None:
             rec.update(judge_verdict=j.text[-200:] if j.ok else None, judge_cost_usd=_na(j.cost_usd),
                        judge_g_co2e=_na(j.g_co2e))
-    rec.update(correct=grade.correct, extracted=grade.extracted, note=grade.note)
+    rec.update(correct=grade.correct, extracted=grade.extracted, note=grade.note,
+               vote=graders.answer_key(p, a.text, grade.extracted))  # the key the majority vote counts
     return rec
+
+
+GROUP = ["model", "puzzle"]
+
+
+def _group_total(ok: Any, by: list[str], column: str, judge_column: str | None = None) -> Any:
+    """Per group of ``by``: the sum of ``column`` over answered cells (plus the judge's share on judged
+    puzzles); NaN where any of them is unknown, so n/a never becomes 0. ``ok`` holds answered cells only."""
+    keys = [ok[b] for b in by]
+    values = ok[column]
+    unknown = values.isna()
+    if judge_column is not None:
+        judged = ok.grader == "judge"
+        values = values + ok[judge_column].where(judged, 0.0)
+        unknown |= judged & ok[judge_column].isna()
+    total = values.groupby(keys, sort=False).sum()
+    return total.mask(unknown.groupby(keys, sort=False).any())
+
+
+def summary_frame(cells: Any, models: list[str]) -> Any:
+    """``Comparison.summary`` for a cells frame: one row per model, in ``models``' order."""
+    import pandas as pd
+
+    index = pd.Index(models, name="model")
+    ok = cells[cells.status == "ok"]
+    graded = ok.correct.notna()
+    # per correct answer: what the puzzles with a graded answer took (all their answered repeats)
+    scored = ok[graded.groupby([ok.model, ok.puzzle], sort=False).transform("any").astype(bool)]
+
+    def count(mask: Any) -> Any:
+        return mask.groupby(cells.model, sort=False).sum().reindex(index, fill_value=0).astype(int)
+
+    def total(frame: Any, column: str, judge: str | None = None) -> Any:
+        return _group_total(frame, ["model"], column, judge).reindex(index)
+
+    n_cells = cells.groupby("model", sort=False).size().reindex(index, fill_value=0)
+    answered = count(cells.status == "ok")
+    n_graded = ok[graded].groupby("model", sort=False).size().reindex(index, fill_value=0)
+    correct = ok.correct[graded].astype(bool).groupby(ok.model[graded], sort=False).sum()
+    correct = correct.reindex(index, fill_value=0).astype(int)
+    per_answer, per_correct = answered.where(answered > 0), correct.where(correct > 0)
+    usd, grams = total(ok, "cost_usd", "judge_cost_usd"), total(ok, "g_co2e", "judge_g_co2e")
+    kwh = total(ok, "kwh")  # the answers' energy (a judge's is not counted)
+    latency = ok.groupby("model", sort=False).latency_s
+    out = pd.DataFrame({
+        "model": models, "cells": n_cells.to_numpy(), "answered": answered.to_numpy(),
+        "errors": count(cells.status == "error").to_numpy(), "not_run": count(cells.status == "not run").to_numpy(),
+        "graded": n_graded.to_numpy(), "correct": correct.to_numpy(),
+        "accuracy": (correct / n_graded.where(n_graded > 0)).to_numpy(dtype=float),
+        "tokens": total(ok, "total_tokens").to_numpy(dtype=float), "cost_usd": usd.to_numpy(dtype=float),
+        "g_co2e": grams.to_numpy(dtype=float), "usd_per_answer": (usd / per_answer).to_numpy(dtype=float),
+        "g_per_answer": (grams / per_answer).to_numpy(dtype=float), "kwh": kwh.to_numpy(dtype=float),
+        "kwh_per_answer": (kwh / per_answer).to_numpy(dtype=float),
+        "tokens_per_correct": (total(scored, "total_tokens") / per_correct).to_numpy(dtype=float),
+        "usd_per_correct": (total(scored, "cost_usd", "judge_cost_usd") / per_correct).to_numpy(dtype=float),
+        "g_per_correct": (total(scored, "g_co2e", "judge_g_co2e") / per_correct).to_numpy(dtype=float),
+        "latency_median_s": latency.median().reindex(index).to_numpy(dtype=float),
+        "latency_p90_s": latency.quantile(0.9).reindex(index).to_numpy(dtype=float),
+        "ttft_median_s": ok.groupby("model", sort=False).ttft_s.median().reindex(index).to_numpy(dtype=float),
+        "tpot_median_s": ok.groupby("model", sort=False).tpot_s.median().reindex(index).to_numpy(dtype=float)})
+    return out
+
+
+def majority_frame(cells: Any, config: CompareConfig) -> Any:
+    """``Comparison.majority`` for a cells frame: one row per (model, puzzle) in the frame's order.
+
+    The vote: each answered cell's ``graders.answer_key``; the most frequent key wins, a tie goes to the key
+    answered first; its first cell gives the majority answer and its grade."""
+    import numpy as np
+    import pandas as pd
+
+    puzzles = {p.id: p for p in config.puzzles.puzzles}
+    groups = cells.groupby(GROUP, sort=False).size()
+    index = groups.index
+    ok = cells[cells.status == "ok"]
+    stored = ok.vote if "vote" in ok else [None] * len(ok)  # computed while loading (see cell_record)
+    keys = [k if isinstance(k, str) else graders.answer_key(puzzles[pid], text, None if _missing(x) else x)
+            for k, pid, text, x in zip(stored, ok.puzzle, ok.answer, ok.extracted)]
+    votes = pd.DataFrame({"model": ok.model.to_numpy(), "puzzle": ok.puzzle.to_numpy(), "key": keys,
+                          "row": np.arange(len(ok))})
+    votes = (votes.groupby([*GROUP, "key"], sort=False).row.agg(["size", "min"]).reset_index()
+             .sort_values(["size", "min"], ascending=[False, True], kind="stable")
+             .drop_duplicates(GROUP).set_index(GROUP).reindex(index))
+    found = votes["min"].notna().to_numpy()
+    rows = votes["min"].fillna(0).astype(int).to_numpy()
+    first = ok.iloc[rows] if len(ok) else None
+    majority, correct = [None] * len(index), [None] * len(index)
+    if first is not None:
+        for i, (f, x, key, c) in enumerate(zip(found, first.extracted, votes.key, first.correct)):
+            if f:
+                majority[i], correct[i] = (key if _missing(x) else x), c
+    answered = ok.groupby(GROUP, sort=False).size().reindex(index, fill_value=0)
+    per_answer = answered.where(answered > 0)  # NaN divides to NaN where nothing was answered
+    stats = ok.groupby(GROUP, sort=False).agg(tokens_mean=("total_tokens", "mean"),
+                                              latency_median_s=("latency_s", "median")).reindex(index)
+    failed = cells[cells.status == "error"]
+    kinds = failed.assign(kind=failed.error_kind.astype(str))[[*GROUP, "kind"]].drop_duplicates()
+    errors = (kinds.sort_values("kind", kind="stable").groupby(GROUP, sort=False).kind.agg("; ".join)
+              .reindex(index))
+    return pd.DataFrame({
+        "model": index.get_level_values(0), "puzzle": index.get_level_values(1),
+        "repeats": groups.to_numpy(), "answered": answered.to_numpy(),
+        "majority": majority, "agreement": (votes["size"] / per_answer).to_numpy(dtype=float),
+        "correct": correct,
+        "tokens_mean": stats.tokens_mean.to_numpy(dtype=float),
+        "latency_median_s": stats.latency_median_s.to_numpy(dtype=float),
+        "cost_usd": (_group_total(ok, GROUP, "cost_usd", "judge_cost_usd").reindex(index) / per_answer).to_numpy(float),
+        "g_co2e": (_group_total(ok, GROUP, "g_co2e", "judge_g_co2e").reindex(index) / per_answer).to_numpy(float),
+        "errors": [None if _missing(e) else e for e in errors]})
 
 
 @dataclass
@@ -86,57 +195,18 @@ class Comparison:
     cells: Any  # pandas.DataFrame
     outcome: Outcome | None = None
     created_at: str | None = None
+    _cache: dict[str, tuple[Any, Any]] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def stopped(self) -> str | None:
         return self.outcome.stopped if self.outcome else None
 
-    def _total(self, d: Any, column: str, judge_column: str | None = None) -> float:
-        """Sum over answered cells; NaN if any of them is unknown (so n/a never becomes 0)."""
-        ok = d[d.status == "ok"]
-        if ok.empty or ok[column].isna().any():
-            return math.nan
-        total = float(ok[column].sum())
-        if judge_column is not None:
-            judged = ok[ok.grader == "judge"]
-            if judged[judge_column].isna().any():
-                return math.nan
-            total += float(judged[judge_column].sum())
-        return total
-
     def summary(self) -> Any:
-        """Per model: accuracy, counts, tokens / $ / g CO2e in total and per correct answer, latency."""
-        import pandas as pd
+        """Per model: accuracy, counts, tokens / $ / g CO2e in total and per correct answer, latency.
 
-        out = []
-        for model in self.config.models:
-            d = self.cells[self.cells.model == model]
-            ok = d[d.status == "ok"]
-            graded = ok[ok.correct.notna()]
-            correct = int(graded.correct.astype(bool).sum())
-            tokens, usd = self._total(d, "total_tokens"), self._total(d, "cost_usd", "judge_cost_usd")
-            grams = self._total(d, "g_co2e", "judge_g_co2e")
-            kwh = self._total(d, "kwh")  # the answers' energy (a judge's is not counted)
-            scored = ok[ok.puzzle.isin(graded.puzzle)]  # per correct answer: what the graded puzzles took
-
-            def per(column: str, judge: str | None = None, correct: int = correct, scored: Any = scored) -> float:
-                return self._total(scored, column, judge) / correct if correct else math.nan
-
-            out.append({"model": model, "cells": len(d), "answered": len(ok), "errors": int((d.status == "error").sum()),
-                        "not_run": int((d.status == "not run").sum()), "graded": len(graded), "correct": correct,
-                        "accuracy": correct / len(graded) if len(graded) else math.nan,
-                        "tokens": tokens, "cost_usd": usd, "g_co2e": grams,
-                        "usd_per_answer": usd / len(ok) if len(ok) else math.nan,
-                        "g_per_answer": grams / len(ok) if len(ok) else math.nan,
-                        "kwh": kwh, "kwh_per_answer": kwh / len(ok) if len(ok) else math.nan,
-                        "tokens_per_correct": per("total_tokens"),
-                        "usd_per_correct": per("cost_usd", "judge_cost_usd"),
-                        "g_per_correct": per("g_co2e", "judge_g_co2e"),
-                        "latency_median_s": float(ok.latency_s.median()) if len(ok) else math.nan,
-                        "latency_p90_s": float(ok.latency_s.quantile(0.9)) if len(ok) else math.nan,
-                        "ttft_median_s": float(ok.ttft_s.median()) if ok.ttft_s.notna().any() else math.nan,
-                        "tpot_median_s": float(ok.tpot_s.median()) if ok.tpot_s.notna().any() else math.nan})
-        return self._with_intervals(pd.DataFrame(out))
+        Computed once per run with group-bys (a copy is returned, so changing it changes no later table)."""
+        return self._memo("summary", lambda: self._with_intervals(summary_frame(self.cells, list(self.config.models)))
+                          ).copy()
 
     # -- uncertainty (helpers.compare.stats) ------------------------------------------------------------
     def _with_intervals(self, summary: Any) -> Any:
@@ -198,30 +268,19 @@ class Comparison:
         parts.append(self.power_line())
         return "\n".join(parts)
 
+    def _memo(self, name: str, compute: Any) -> Any:
+        """``compute()`` once per ``cells`` frame (a new frame assigned to ``cells`` computes it again)."""
+        held = self._cache.get(name)
+        if held is None or held[0] is not self.cells:
+            held = self._cache[name] = (self.cells, compute())
+        return held[1]
+
     def majority(self) -> Any:
         """Per model and puzzle over repeats: the majority answer, the agreement rate, its grade, and per-answer
-        figures (mean tokens, median latency, mean cost and g CO2e, the judge's share included)."""
-        import pandas as pd
+        figures (mean tokens, median latency, mean cost and g CO2e, the judge's share included).
 
-        puzzles = {p.id: p for p in self.config.puzzles.puzzles}
-        out = []
-        for (model, pid), d in self.cells.groupby(["model", "puzzle"], sort=False):
-            ok = d[d.status == "ok"]
-            keys = [graders.answer_key(puzzles[pid], r.answer, None if _missing(r.extracted) else r.extracted)
-                    for r in ok.itertuples()]
-            top, n = Counter(keys).most_common(1)[0] if keys else ("", 0)
-            first = ok.iloc[keys.index(top)] if keys else None
-            out.append({"model": model, "puzzle": pid, "repeats": len(d), "answered": len(ok),
-                        "majority": None if first is None else (first.extracted if not _missing(first.extracted)
-                                                                else top),
-                        "agreement": n / len(ok) if len(ok) else math.nan,
-                        "correct": None if first is None else first.correct,
-                        "tokens_mean": float(ok.total_tokens.mean()) if len(ok) else math.nan,
-                        "latency_median_s": float(ok.latency_s.median()) if len(ok) else math.nan,
-                        "cost_usd": self._total(d, "cost_usd", "judge_cost_usd") / len(ok) if len(ok) else math.nan,
-                        "g_co2e": self._total(d, "g_co2e", "judge_g_co2e") / len(ok) if len(ok) else math.nan,
-                        "errors": "; ".join(sorted({str(k) for k in d[d.status == "error"].error_kind})) or None})
-        return pd.DataFrame(out)
+        Computed once per run with group-bys (a copy is returned, so changing it changes no later table)."""
+        return self._memo("majority", lambda: majority_frame(self.cells, self.config)).copy()
 
     # -- renderings ---------------------------------------------------------------------------------
     def side_by_side_rows(self) -> tuple[list[str], list[list[str]]]:
