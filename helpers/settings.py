@@ -25,6 +25,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ASSETS = PROJECT_ROOT / "assets"
 
 _loaded_from: Path | None = None  # the .env path last looked at (read, or found missing)
+_loaded_raw: str | None = None  # LLMLAB_ENV_FILE as it was then (so `get` compares a string, not a Path)
 _load_lock = threading.Lock()
 
 
@@ -51,7 +52,8 @@ def load_env(force: bool = False) -> Path | None:
 
     Read once per process and path; ``force=True`` reads it again (e.g. after editing `.env`).
     """
-    global _loaded_from
+    global _loaded_from, _loaded_raw
+    raw = os.environ.get("LLMLAB_ENV_FILE")
     path = env_file()
     with _load_lock:  # threads (ask_many) must not read the environment while another one is loading it
         if force or _loaded_from != path:
@@ -60,12 +62,16 @@ def load_env(force: bool = False) -> Path | None:
 
                 load_dotenv(path, override=True)
             _loaded_from = path
+        _loaded_raw = raw
     return path if path.is_file() else None
 
 
 def get(name: str, default: str | None = None) -> str | None:
-    """A setting from the environment (after loading `.env`); empty strings count as unset."""
-    if _loaded_from != env_file():
+    """A setting from the environment (after loading `.env`); empty strings count as unset.
+
+    The environment is read on every call (tests and notebooks change it between calls); `.env` is read
+    again only when ``LLMLAB_ENV_FILE`` names another file. Cheap: a call path reads ~10 settings."""
+    if _loaded_from is None or os.environ.get("LLMLAB_ENV_FILE") != _loaded_raw:
         load_env()
     value = os.environ.get(name)
     return value if value not in (None, "") else default

@@ -14,7 +14,11 @@ same request (from other runs), so a cached re-run sends no request at all.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
+import importlib
 import sys
+import threading
 from collections.abc import Sequence
 from typing import IO, TYPE_CHECKING, Any
 
@@ -22,7 +26,7 @@ from helpers import catalog, llm
 from helpers.answer import Answer
 from helpers.compare.config import Cell, CompareConfig, Outcome, check_budget, load_config, make_config, start
 from helpers.compare.puzzles import Puzzle, PuzzleSet
-from helpers.errors import BudgetExceeded, ConfigError
+from helpers.errors import BudgetExceeded, ConfigError, LabError
 from helpers.estimates.budget import Budget
 from helpers.eventloop import run_blocking
 from helpers.providers import adapter
@@ -46,6 +50,44 @@ def run_budget(config: CompareConfig, run_id: str, store: run_log.Store) -> Budg
     return budget
 
 
+def warm_up(specs: list[str], params: dict[str, Any]) -> None:
+    """The one-time work of each model's first call, done at once: its adapter and SDK imported, its async
+    client made (on the running loop), genai-prices' and EcoLogits' data loaded. A spec that fails here is
+    left for its call to report."""
+    for spec in dict.fromkeys(specs):
+        with contextlib.suppress(LabError, ImportError):
+            _warm_one(spec, params)
+
+
+def _warm_one(spec: str, params: dict[str, Any]) -> None:
+    from helpers.answer import Usage
+    from helpers.estimates import cost, emissions
+    from helpers.providers import adapter
+
+    request = llm.prepare(spec, "warm-up", None, **params).request
+    make = getattr(adapter(request.provider.api), "client", None)
+    if make is not None and request.base_url and not request.provider.offline:
+        make(request)  # the async client, kept per event loop
+    if request.provider.price_provider:
+        cost.price_usage(Usage(prompt_tokens=1, completion_tokens=1), request.model, request.provider.price_provider)
+    emissions.estimate(request.provider.name, request.model, 1, 1, 1.0)
+
+
+def preload(module: str) -> None:
+    """Import ``module`` in a background thread (not on the event loop) unless it is imported already.
+
+    The run's answers are read into pandas once the last one lands; importing it meanwhile, while the
+    loop waits on the network, takes ~0.4 s off the end of a fresh process's run. A failed import is
+    left for the code that needs the module to report."""
+    if module not in sys.modules:
+        threading.Thread(target=_import_quietly, args=(module,), name=f"llmlab-preload-{module}", daemon=True).start()
+
+
+def _import_quietly(module: str) -> None:
+    with contextlib.suppress(ImportError):
+        importlib.import_module(module)
+
+
 class Runner:
     """Runs the missing cells of one run (a new one, or one being resumed)."""
 
@@ -58,6 +100,8 @@ class Runner:
         self.outcome = Outcome(run_id)
         self.budget = budget or run_budget(config, run_id, store)
         self._bar: tqdm[Any] | None = None
+        self._specs: list[str] = []
+        self.frozen = False  # set (with gc.freeze) before the run's first request
 
     def todo(self) -> list[tuple[Cell, bool, bool]]:
         """(cell, needs an answer, needs a verdict) for every cell that is not finished."""
@@ -87,6 +131,7 @@ class Runner:
         everyone = asyncio.Semaphore(self.config.concurrency)
         self._bar = bar = tqdm(total=len(work), desc=f"compare {self.run_id}", unit="cell", file=sys.stderr,
                                disable=not self.progress, leave=False)
+        self._specs = [c.spec for c, ask, _ in work if ask] + ([self.config.judge] if self.config.judge else [])
         try:
             await asyncio.gather(*(self._one(c, ask, judge, limits[c.provider], everyone) for c, ask, judge in work))
         finally:
@@ -124,6 +169,8 @@ class Runner:
         except BudgetExceeded as exc:
             self._stop(str(exc))
             return None
+        if not self.frozen:
+            self._before_first_request()
         answer = None
         try:
             answer = await llm.ask_prepared_async(prepared, use_cache=False, run_id=self.run_id, cell=key,
@@ -147,6 +194,17 @@ class Runner:
         params = {k: v for k, v in self.config.params.items() if k in ("timeout", "max_retries")}
         await self._call(self.config.judge or "", judge_prompt(cell.puzzle, answer.text), JUDGE_SYSTEM,
                          cell.judge_key, 0, params)
+
+    def _before_first_request(self) -> None:
+        """Nothing is in flight yet, so nothing waits on this: every model's one-time set-up (``warm_up``).
+
+        What is loaded by then lives all run long: frozen (``gc.freeze``), the collector does not walk it
+        again and again (at 6,000 cells it did, for ~10 % of the run); run_async unfreezes it at the end."""
+        self.frozen = True
+        gc.freeze()
+        warm_up(self._specs, self.config.params)
+        gc.freeze()
+        preload("pandas")  # for reading the results at the end: imported while the requests wait
 
     def _stop(self, message: str) -> None:
         if not self.outcome.stopped:
@@ -175,8 +233,13 @@ async def run_async(config: CompareConfig, *, run_id: str | None = None, store: 
         skip = batches.submit(config, run_id, store, out, budget)
     elif resuming:
         skip = batches.collect(config, run_id, store, out, budget).skip
-    outcome = await Runner(config, run_id, store, progress=progress, out=out, skip=skip, budget=budget).run()
-    return results.load(run_id, store, outcome=outcome)
+    runner = Runner(config, run_id, store, progress=progress, out=out, skip=skip, budget=budget)
+    try:
+        outcome = await runner.run()
+        return results.load(run_id, store, outcome=outcome)
+    finally:
+        if runner.frozen:
+            gc.unfreeze()
 
 
 def compare(models: Sequence[str], puzzles: str | PuzzleSet | Sequence[Puzzle] = "course", *,

@@ -16,6 +16,7 @@ from helpers.answer import Answer, Usage
 
 PROVIDER_COST = "provider_cost_usd"  # the key under which adapters keep a provider's own charge in Answer.extra
 _DATE = re.compile(r"(-\d{8}|-\d{4}-\d{2}-\d{2}|-\d{4}|-latest|-preview|-exp|-\d{2}-\d{2})+$")
+_unpriced: dict[tuple[str, str], str] = {}  # (model ref, provider) genai-prices has no price for: the reason
 
 
 def price_usage(usage: Usage, model_ref: str, price_provider: str) -> tuple[float | None, str]:
@@ -29,13 +30,17 @@ def price_usage(usage: Usage, model_ref: str, price_provider: str) -> tuple[floa
 
     if usage.prompt_tokens is None and usage.completion_tokens is None:
         return None, "the provider reported no token usage"
+    known_miss = _unpriced.get((model_ref, price_provider))
+    if known_miss is not None:  # looking a missing model up again costs more than pricing a known one
+        return None, known_miss
     priced = PriceUsage(input_tokens=usage.prompt_tokens or 0, output_tokens=usage.completion_tokens or 0,
                         cache_read_tokens=usage.cached_tokens or None,
                         cache_write_tokens=usage.cache_write_tokens or None)
     try:
         result = calc_price(priced, model_ref=model_ref, provider_id=price_provider)
     except LookupError:
-        return None, f"no price known for '{model_ref}' ({price_provider})"
+        _unpriced[(model_ref, price_provider)] = reason = f"no price known for '{model_ref}' ({price_provider})"
+        return None, reason
     return float(result.total_price), f"genai-prices: {result.provider.id}/{result.model.id}"
 
 
