@@ -275,8 +275,8 @@ def render(result: dict[str, Any], command_line: str) -> str:
     grid, runs = result["grid"], result["runs"]
     tools = list(runs[0])
     n = grid.cells
-    lines = [f"**{grid.title()}** — {len(runs)} rounds, load average {min(result['load']):.1f}–"
-             f"{max(result['load']):.1f} (1 min) · `{command_line}`", "",
+    lines = [(f"**{grid.title()}** — {len(runs)} rounds, load average {min(result['load']):.1f}–"
+              f"{max(result['load']):.1f} (1 min) · `{command_line}`"), "",
              "| tool | median wall | wall ÷ floor (median of rounds) | CPU per call (process) | peak RSS |",
              "|---|---|---|---|---|"]
     for tool in tools:
@@ -291,9 +291,9 @@ def render(result: dict[str, Any], command_line: str) -> str:
     if "llmlab-compare" in tools and "floor" in tools:
         cpu_call = [r[t].report["run_cpu_s"] / n * 1000 for r in runs for t in ("floor", "llmlab-compare")]
         ratios = [r["llmlab-compare"].report["run_cpu_s"] / r["floor"].report["run_cpu_s"] for r in runs]
-        lines += ["", f"CPU per call during the run (imports excluded): floor {statistics.median(cpu_call[0::2]):.2f} ms, "
-                      f"`compare()` {statistics.median(cpu_call[1::2]):.2f} ms: **{statistics.median(ratios):.2f}×** "
-                      f"(per round {', '.join(f'{x:.2f}' for x in ratios)})."]
+        lines += ["", (f"CPU per call during the run (imports excluded): floor {statistics.median(cpu_call[0::2]):.2f} "
+                       f"ms, `compare()` {statistics.median(cpu_call[1::2]):.2f} ms: **{statistics.median(ratios):.2f}×** "
+                       f"(per round {', '.join(f'{x:.2f}' for x in ratios)}).")]
         table = [r["llmlab-compare"].report.get("table_s") for r in runs]
         both = [r["llmlab-compare"].report.get("table_report_s") for r in runs]
         if all(both):

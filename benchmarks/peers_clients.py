@@ -46,7 +46,8 @@ def floor(grid: dict[str, Any]) -> dict[str, Any]:
     import openai
 
     async def main() -> int:
-        clients = {p: openai.AsyncOpenAI(base_url=grid["base_url"], api_key=grid["key"]) for p, _, _ in cells(grid)}
+        providers = {m.partition("/")[0] for m in grid["models"]}
+        clients = {p: openai.AsyncOpenAI(base_url=grid["base_url"], api_key=grid["key"]) for p in providers}
 
         async def one(provider: str, model: str, prompt: str) -> str:
             r = await clients[provider].chat.completions.create(model=model,
