@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check
 
-.PHONY: demo test install install-dev bench lint clean labs notebooks classroom-env gateway-env
+.PHONY: demo test install install-dev bench bench-peers lint clean labs notebooks classroom-env gateway-env
 
 $(PY):
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "LLM Lab needs Python 3.11 or newer (found " + sys.version.split()[0] + ")"'
@@ -61,6 +61,11 @@ labs: install
 # Execute every lesson notebook, lab solution and student copy offline (`make test` runs them too).
 notebooks: install-dev
 	$(PY) -m pytest -q -m notebooks
+
+# LLM Lab side by side with promptfoo (npm), LiteLLM (its own venv) and the bare openai client, on one loopback
+# server (BENCHMARKS.md, "Peers"). The peers are installed, pinned, into benchmarks/.peers/ on first use.
+bench-peers: install
+	$(PY) -m benchmarks.peers
 
 # Lint and types: ruff on the code, mypy on helpers/ (settings in pyproject.toml). `make test` runs both too.
 lint: install-dev

@@ -27,7 +27,7 @@ DOCUMENTED: dict[str, list[list[str]]] = {
     "local_tokens": [[]],
     "codecarbon_overhead": [["--rounds", "15"]],
 }
-SKIP = {"__init__", "run_all"}
+SKIP = {"__init__", "run_all", "setup", "peers_clients"}  # not benchmarks themselves
 
 
 @dataclass
