@@ -288,7 +288,8 @@ def render(result: dict[str, Any], command_line: str) -> str:
     lines.append("")
     lines.append("Per-round wall ratios to the floor: " + "; ".join(
         f"{t} " + ", ".join(f"{r[t].wall_s / r['floor'].wall_s:.2f}" for r in runs) for t in tools if t != "floor"))
-    if "llmlab-compare" in tools and "floor" in tools:
+    if "llmlab-compare" in tools and "floor" in tools and result["replay"]:  # the large grid (one-time loading
+        # dominates the CPU of a 48-cell run)
         cpu_call = [r[t].report["run_cpu_s"] / n * 1000 for r in runs for t in ("floor", "llmlab-compare")]
         ratios = [r["llmlab-compare"].report["run_cpu_s"] / r["floor"].report["run_cpu_s"] for r in runs]
         lines += ["", (f"CPU per call during the run (imports excluded): floor {statistics.median(cpu_call[0::2]):.2f} "
