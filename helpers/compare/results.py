@@ -224,13 +224,18 @@ class Comparison:
         return out
 
     def pairs(self) -> list[Any]:
-        """Every pair of models: the paired difference in accuracy on shared cells (``stats.Paired``)."""
+        """Every pair of models: the paired difference in accuracy on shared cells (``stats.Paired``).
+
+        Computed once per cells frame (the table, the power line and the reports all read it)."""
         from helpers.compare import stats
 
-        return stats.pairs(self.cells, list(self.config.models))
+        return list(self._memo("pairs", lambda: stats.pairs(self.cells, list(self.config.models))))
 
     def power_line(self) -> str:
         """How many puzzles it takes to tell a 10-point gap at this run's accuracy, and how many it has."""
+        return str(self._memo("power_line", self._power_line))
+
+    def _power_line(self) -> str:
         from helpers.compare import stats
 
         d = stats.graded(self.cells)
