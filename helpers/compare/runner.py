@@ -26,7 +26,7 @@ from helpers import catalog, llm
 from helpers.answer import Answer
 from helpers.compare.config import Cell, CompareConfig, Outcome, check_budget, load_config, make_config, start
 from helpers.compare.puzzles import Puzzle, PuzzleSet
-from helpers.errors import BudgetExceeded, ConfigError, LabError
+from helpers.errors import BudgetExceeded, ConfigError
 from helpers.estimates.budget import Budget
 from helpers.eventloop import run_blocking
 from helpers.providers import adapter
@@ -48,29 +48,6 @@ def run_budget(config: CompareConfig, run_id: str, store: run_log.Store) -> Budg
     budget = Budget(usd=config.max_usd, gco2e=config.max_gco2e, scope="run")
     budget.add_spent(store.answers(run_id, cache_hit=False))
     return budget
-
-
-def warm_up(specs: list[str], params: dict[str, Any]) -> None:
-    """The one-time work of each model's first call, done at once: its adapter and SDK imported, its async
-    client made (on the running loop), genai-prices' and EcoLogits' data loaded. A spec that fails here is
-    left for its call to report."""
-    for spec in dict.fromkeys(specs):
-        with contextlib.suppress(LabError, ImportError):
-            _warm_one(spec, params)
-
-
-def _warm_one(spec: str, params: dict[str, Any]) -> None:
-    from helpers.answer import Usage
-    from helpers.estimates import cost, emissions
-    from helpers.providers import adapter
-
-    request = llm.prepare(spec, "warm-up", None, **params).request
-    make = getattr(adapter(request.provider.api), "client", None)
-    if make is not None and request.base_url and not request.provider.offline:
-        make(request)  # the async client, kept per event loop
-    if request.provider.price_provider:
-        cost.price_usage(Usage(prompt_tokens=1, completion_tokens=1), request.model, request.provider.price_provider)
-    emissions.estimate(request.provider.name, request.model, 1, 1, 1.0)
 
 
 def preload(*modules: str) -> None:
@@ -102,8 +79,7 @@ class Runner:
         self.outcome = Outcome(run_id)
         self.budget = budget or run_budget(config, run_id, store)
         self._bar: tqdm[Any] | None = None
-        self._specs: list[str] = []
-        self.frozen = False  # set (with gc.freeze) before the run's first request
+        self.frozen = False  # set with gc.freeze once the run's models are warmed, before any request
 
     def todo(self) -> list[tuple[Cell, bool, bool]]:
         """(cell, needs an answer, needs a verdict) for every cell that is not finished."""
@@ -133,7 +109,7 @@ class Runner:
         everyone = asyncio.Semaphore(self.config.concurrency)
         self._bar = bar = tqdm(total=len(work), desc=f"compare {self.run_id}", unit="cell", file=sys.stderr,
                                disable=not self.progress, leave=False)
-        self._specs = [c.spec for c, ask, _ in work if ask] + ([self.config.judge] if self.config.judge else [])
+        self._freeze()
         try:
             await asyncio.gather(*(self._one(c, ask, judge, limits[c.provider], everyone) for c, ask, judge in work))
         finally:
@@ -171,8 +147,6 @@ class Runner:
         except BudgetExceeded as exc:
             self._stop(str(exc))
             return None
-        if not self.frozen:
-            self._before_first_request()
         answer = None
         try:
             answer = await llm.ask_prepared_async(prepared, use_cache=False, run_id=self.run_id, cell=key,
@@ -197,16 +171,14 @@ class Runner:
         await self._call(self.config.judge or "", judge_prompt(cell.puzzle, answer.text), JUDGE_SYSTEM,
                          cell.judge_key, 0, params)
 
-    def _before_first_request(self) -> None:
-        """Nothing is in flight yet, so nothing waits on this: every model's one-time set-up (``warm_up``).
-
-        What is loaded by then lives all run long: frozen (``gc.freeze``), the collector does not walk it
-        again and again (at 6,000 cells it did, for ~10 % of the run); run_async unfreezes it at the end."""
+    def _freeze(self) -> None:
+        """What is loaded by now (SDKs, estimators, clients: warmed above) lives all run long: frozen
+        (``gc.freeze``), the collector does not walk it again and again (7-18 % of a large run's CPU in
+        profiles); run_async unfreezes it at the end. pandas and scipy.stats, needed for the results once
+        the last answer lands, are imported meanwhile in a background thread."""
         self.frozen = True
         gc.freeze()
-        warm_up(self._specs, self.config.params)
-        gc.freeze()
-        preload("pandas", "scipy.stats")  # for the results and their intervals: imported while requests wait
+        preload("pandas", "scipy.stats")
 
     def _stop(self, message: str) -> None:
         if not self.outcome.stopped:
