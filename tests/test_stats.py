@@ -165,3 +165,17 @@ def test_interval_text() -> None:
     e = stats.paired_difference(*_cells("1101", "0100")).estimate
     assert e.interval(signed=True) == "−38 to +87 pts"
     assert stats.accuracy([True] * 7 + [False] * 3).interval() == "40–89%"
+
+
+def test_closed_forms_agree_with_scipy_stats() -> None:
+    # the module no longer imports scipy.stats (0.45 s, 64 MB); its closed forms must give scipy's numbers
+    from scipy.stats import binomtest, norm, t
+
+    for level in (0.9, 0.95, 0.975, 0.99):
+        assert stats.z_value(level) == pytest.approx(float(norm.ppf(0.5 + level / 2)), abs=1e-12)
+        for df in (1, 3, 9, 199):
+            assert stats.t_value(df, level) == pytest.approx(float(t.ppf(0.5 + level / 2, df)), abs=1e-9)
+        for n in (1, 2, 7, 40, 600):
+            for x in sorted({0, 1, n // 3, n // 2, n - 1, n}):
+                ci = binomtest(x, n).proportion_ci(level, method="wilson")
+                assert stats.wilson(x, n, level) == pytest.approx((ci.low, ci.high), abs=1e-12), (x, n, level)

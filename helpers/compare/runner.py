@@ -53,9 +53,9 @@ def run_budget(config: CompareConfig, run_id: str, store: run_log.Store) -> Budg
 def preload(*modules: str) -> None:
     """Import ``modules``, one after the other, in a background thread (not on the event loop).
 
-    The run's answers are read into pandas once the last one lands, and its table's intervals come from
-    scipy.stats; importing them meanwhile, while the loop waits on the network, takes ~1 s off the end of
-    a fresh process's run. A failed import is left for the code that needs the module to report."""
+    The run's answers are read into pandas once the last one lands, and with repeats its paired
+    differences take t quantiles from scipy.special; importing them meanwhile, while the loop waits on
+    the network, takes their import time off the end of a fresh process's run. A failed import is left for the code that needs the module to report."""
     missing = [m for m in modules if m not in sys.modules]
     if missing:
         threading.Thread(target=_import_quietly, args=(missing,), name="llmlab-preload", daemon=True).start()
@@ -174,11 +174,12 @@ class Runner:
     def _freeze(self) -> None:
         """What is loaded by now (SDKs, estimators, clients: warmed above) lives all run long: frozen
         (``gc.freeze``), the collector does not walk it again and again (7-18 % of a large run's CPU in
-        profiles); run_async unfreezes it at the end. pandas and scipy.stats, needed for the results once
-        the last answer lands, are imported meanwhile in a background thread."""
+        profiles); run_async unfreezes it at the end. pandas, needed for the results once the last answer
+        lands, is imported meanwhile in a background thread, and scipy.special with it when puzzles repeat
+        (the paired differences then take t quantiles)."""
         self.frozen = True
         gc.freeze()
-        preload("pandas", "scipy.stats")
+        preload("pandas", *(["scipy.special"] if self.config.repeat > 1 else []))
 
     def _stop(self, message: str) -> None:
         if not self.outcome.stopped:

@@ -12,7 +12,10 @@
   t interval clustered by puzzle (Miller's paired, clustered standard error).
 - ``puzzles_needed``: power analysis — how many puzzles it takes to see a gap.
 
-Every function is pure; the numbers come from scipy (normal, t and binomial quantiles).
+Every function is pure. Normal quantiles come from the standard library (``statistics.NormalDist``),
+Student t quantiles from scipy (``scipy.special.stdtrit``, imported only when a t interval is needed);
+the Wilson interval is its closed form, as ``scipy.stats.binomtest(...).proportion_ci(method='wilson')``
+computes it. ``scipy.stats`` itself is not imported: it costs ~0.45 s of CPU and ~64 MB in a fresh process.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ import math
 from collections import defaultdict
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
+from statistics import NormalDist
 from typing import Any
 
 LEVEL = 0.95
@@ -90,39 +95,36 @@ def _pts(x: float) -> str:
     return "0" if v == 0 else f"{'+' if v > 0 else '−'}{abs(v)}"
 
 
+@lru_cache(maxsize=64)
 def z_value(level: float = LEVEL) -> float:
     """The two-sided normal quantile (1.959964… for 95 %)."""
-    from scipy.stats import norm
-
-    return float(norm.ppf(0.5 + level / 2))
+    return NormalDist().inv_cdf(0.5 + level / 2)
 
 
+@lru_cache(maxsize=256)
 def t_value(df: int, level: float = LEVEL) -> float:
     """The two-sided Student t quantile with ``df`` degrees of freedom (3.182446… for df=3, 95 %)."""
-    from scipy.stats import t
+    from scipy.special import stdtrit  # ~0.15 s and ~15 MB on top of pandas: only when repeats need it
 
-    return float(t.ppf(0.5 + level / 2, df))
+    return float(stdtrit(df, 0.5 + level / 2))
 
 
 def wilson(successes: float, n: float, level: float = LEVEL) -> tuple[float, float]:
     """The Wilson score interval of a proportion; (nan, nan) when n is 0.
 
-    Whole counts go through scipy (``binomtest(...).proportion_ci(method='wilson')``); an effective
-    (fractional) count uses the same formula: centre (p + z²/2n) / (1 + z²/n), half-width
-    z·√(p(1−p)/n + z²/4n²) / (1 + z²/n).
+    Centre (p + z²/2n) / (1 + z²/n), half-width z·√(p(1−p)/n + z²/4n²) / (1 + z²/n), for whole and
+    effective (fractional) counts alike; as in scipy's ``proportion_ci(method='wilson')``, no success
+    gives a lower bound of exactly 0 and all successes an upper bound of exactly 1.
     """
     if n <= 0:
         return math.nan, math.nan
-    if float(successes).is_integer() and float(n).is_integer():
-        from scipy.stats import binomtest
-
-        ci = binomtest(int(successes), int(n)).proportion_ci(level, method="wilson")
-        return float(ci.low), float(ci.high)
     z, p = z_value(level), successes / n
     denom = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)
+    half = z * math.sqrt(max(p * (1 - p), 0.0) / n + z * z / (4 * n * n)) / denom
+    low = 0.0 if successes <= 0 else max(0.0, centre - half)
+    high = 1.0 if successes >= n else min(1.0, centre + half)
+    return low, high
 
 
 def clustered_se(values: Sequence[float], clusters: Sequence[Hashable]) -> float:
@@ -228,15 +230,13 @@ def puzzles_needed(accuracy_: float, gap: float = GAP, level: float = LEVEL, pow
     """
     if math.isnan(accuracy_) or not 0 < gap <= 1:
         return None
-    from scipy.stats import norm
-
     if diff_variance is not None and not math.isnan(diff_variance):
         variance = max(diff_variance, gap * (1 - gap))
     else:
         p1 = min(max(accuracy_ - gap / 2, 0.0), 1.0 - gap)
         p2 = p1 + gap
         variance = p1 * (1 - p1) + p2 * (1 - p2)
-    n = (z_value(level) + float(norm.ppf(power))) ** 2 * variance / (gap * gap)
+    n = (z_value(level) + NormalDist().inv_cdf(power)) ** 2 * variance / (gap * gap)
     return math.ceil(n - 1e-9)
 
 
