@@ -179,3 +179,14 @@ def test_closed_forms_agree_with_scipy_stats() -> None:
             for x in sorted({0, 1, n // 3, n // 2, n - 1, n}):
                 ci = binomtest(x, n).proportion_ci(level, method="wilson")
                 assert stats.wilson(x, n, level) == pytest.approx((ci.low, ci.high), abs=1e-12), (x, n, level)
+
+
+def test_outcomes_by_model_is_outcomes_of_each_model() -> None:
+    import pandas as pd
+
+    cells = pd.DataFrame({"model": ["a", "a", "b", "b", "b", "c"], "puzzle": ["p1", "p1", "p1", "p2", "p2", "p1"],
+                          "repeat": [0, 1, 0, 0, 1, 0], "status": ["ok", "ok", "ok", "ok", "error", "ok"],
+                          "correct": [True, False, True, None, None, None]})
+    by_model = stats.outcomes_by_model(cells)
+    assert by_model == {"a": {("p1", 0): True, ("p1", 1): False}, "b": {("p1", 0): True}}
+    assert all(by_model.get(m, {}) == stats.outcomes(cells, m) for m in "abc")

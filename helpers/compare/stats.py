@@ -255,8 +255,9 @@ def power_line(accuracy_: float, puzzles: int, gap: float = GAP, diff_variance: 
 def difference_variance(items: Sequence[Paired], cells: Any) -> float:
     """The mean, over pairs of models, of the variance of their per-cell difference (NaN with no pair)."""
     per: list[float] = []
+    by_model = outcomes_by_model(cells)
     for p in items:
-        a, b = outcomes(cells, p.a), outcomes(cells, p.b)
+        a, b = by_model.get(p.a, {}), by_model.get(p.b, {})
         shared = sorted(set(a) & set(b))
         if len(shared) > 1:
             d = [float(a[k]) - float(b[k]) for k in shared]
@@ -277,6 +278,16 @@ def outcomes(cells: Any, model: str) -> dict[tuple[str, int], bool]:
     d = graded(cells)
     d = d[d.model == model]
     return {(str(p), int(r)): bool(c) for p, r, c in zip(d.puzzle, d.repeat, d.correct)}
+
+
+def outcomes_by_model(cells: Any) -> dict[str, dict[tuple[str, int], bool]]:
+    """{model: outcomes(cells, model)} for every model with a graded cell, in one pass over the frame
+    (filtering the frame once per model and pair cost ~0.4 s at 6,000 cells)."""
+    d = graded(cells)
+    out: dict[str, dict[tuple[str, int], bool]] = defaultdict(dict)
+    for m, p, r, c in zip(d.model, d.puzzle, d.repeat, d.correct):
+        out[m][(str(p), int(r))] = bool(c)
+    return dict(out)
 
 
 def model_accuracy(cells: Any, model: str, level: float = LEVEL) -> Estimate:
@@ -300,7 +311,8 @@ def intervals(cells: Any, models: Sequence[str], level: float = LEVEL) -> Any:
 
 def pairs(cells: Any, models: Sequence[str], level: float = LEVEL) -> list[Paired]:
     """Every pair of models (in the given order, first minus second) on their shared graded cells."""
-    per = {m: outcomes(cells, m) for m in models}
+    by_model = outcomes_by_model(cells)
+    per = {m: by_model.get(m, {}) for m in models}
     return [paired_difference(per[a], per[b], (a, b), level)
             for i, a in enumerate(models) for b in models[i + 1:]]
 
@@ -333,8 +345,9 @@ def self_consistency(comparison: Any, level: float = LEVEL) -> list[Paired]:
         return []
     major = comparison.majority()
     out = []
+    by_model = outcomes_by_model(comparison.cells)
     for m in comparison.config.models:
-        first = {k: v for k, v in outcomes(comparison.cells, m).items() if k[1] == 0}
+        first = {k: v for k, v in by_model.get(m, {}).items() if k[1] == 0}
         rows = major[(major.model == m) & major.correct.notna()]
         vote = {(str(r.puzzle), 0): bool(r.correct) for r in rows.itertuples()}
         out.append(paired_difference(vote, first, (f"{m} (majority of {comparison.config.repeat})",
