@@ -20,7 +20,7 @@ from helpers.answer import Answer, Cost, Reply
 from helpers.estimates import budget, cost, emissions, measure
 from helpers.estimates import factors as emission_factors
 from helpers.providers import adapter
-from helpers.providers.base import Request, public_params
+from helpers.providers.base import Request, public_params, safe_reply
 from helpers.runlog import store as run_log
 
 REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high")
@@ -158,7 +158,7 @@ def blank(request: Request) -> Answer:
 def answered(request: Request, reply: Reply) -> Answer:
     """The answer made of a provider's reply; a stream cut off is an error that keeps its partial text."""
     answer = blank(request)
-    answer.reply = reply
+    answer.reply = reply = safe_reply(reply)
     answer.extra.update(reply.notes)
     if reply.incomplete:
         answer.error = "the stream was cut off before the model finished; the partial answer is kept"
@@ -213,11 +213,11 @@ class _Call:
     hit: Answer | None
 
 
-def _begin(prepared: Prepared, store: run_log.Store | None, use_cache: bool) -> _Call:
+def _begin(prepared: Prepared, store: run_log.Store | None, use_cache: bool, use_imported: bool = False) -> _Call:
     store = store or run_log.default()
-    store.connect()  # a run log that cannot be written fails now, not after a paid call
+    store.check_writable()  # a run log that cannot be written fails now, not after a paid call
     started = time.perf_counter()
-    hit = store.cached(prepared.hash) if use_cache else None
+    hit = store.cached(prepared.hash, use_imported=use_imported) if use_cache else None
     return _Call(prepared, store, started, as_cached(hit, prepared) if hit is not None else None)
 
 
@@ -231,9 +231,13 @@ def _admit(prepared: Prepared, worst: budget.WorstCase | None = None) -> Request
 
 def ask(spec: str | specs.ModelSpec, prompt: Any = None, *, system: str | None = None, use_cache: bool = True,
         run_id: str | None = None, cell: str | None = None, store: run_log.Store | None = None,
-        raise_errors: bool = False, on_text: Callable[[str], None] | None = None, **params: Any) -> Answer:
-    """Ask one model. Returns an Answer (``answer.error`` set on failure, unless ``raise_errors``)."""
-    call = _begin(prepare(spec, prompt, system, on_text, **params), store, use_cache)
+        raise_errors: bool = False, on_text: Callable[[str], None] | None = None, use_imported: bool = False,
+        **params: Any) -> Answer:
+    """Ask one model. Returns an Answer (``answer.error`` set on failure, unless ``raise_errors``).
+
+    ``use_imported``: let answers of runs read from a file (``runs import``) serve this request from the cache.
+    """
+    call = _begin(prepare(spec, prompt, system, on_text, **params), store, use_cache, use_imported)
     if call.hit is not None:
         return _finish(call.prepared, call.hit, call.started, call.store, run_id, cell, cache_hit=True)
     try:
@@ -271,7 +275,7 @@ async def ask_prepared_async(prepared: Prepared, *, use_cache: bool = True, run_
         chosen = adapter(request.provider.api)
 
         async def exchange() -> Answer:
-            return answered(request, await chosen.exchange(request))
+            return answered(request, await chosen.run(request))
 
         answer = await measure.acall(request.provider.local, exchange)
     except errors.LabError as exc:

@@ -57,9 +57,11 @@ EXPECTED_SCHEMA = [  # (type, name, SQL with whitespace collapsed); SQLite's own
                        "ecologits_kwh_max REAL, measured_g REAL, measured_kwh REAL, error TEXT, error_kind TEXT, "
                        "cache_hit INTEGER NOT NULL DEFAULT 0, offline INTEGER NOT NULL DEFAULT 0, extra TEXT "
                        ", tpot_s REAL)")),  # 002_tpot added the column
+    ("table", "leases", ("CREATE TABLE leases (run_id TEXT PRIMARY KEY REFERENCES runs(id), owner TEXT NOT NULL, "
+                        "expires_at REAL NOT NULL)")),
     ("table", "migrations", "CREATE TABLE migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"),
     ("table", "runs", ("CREATE TABLE runs (id TEXT PRIMARY KEY, kind TEXT NOT NULL, created_at TEXT NOT NULL, "
-                      "label TEXT, config TEXT)")),
+                      "label TEXT, config TEXT , imported INTEGER NOT NULL DEFAULT 0)")),  # ALTER TABLE leaves the space
 ]
 
 

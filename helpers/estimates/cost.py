@@ -30,6 +30,10 @@ def price_usage(usage: Usage, model_ref: str, price_provider: str) -> tuple[floa
 
     if usage.prompt_tokens is None and usage.completion_tokens is None:
         return None, "the provider reported no token usage"
+    odd = [f"{name}={value!r}" for name, value in vars(usage).items()
+           if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0)]
+    if odd:
+        return None, f"the provider reported token counts that are not whole numbers ≥ 0 ({', '.join(odd)[:120]})"
     known_miss = _unpriced.get((model_ref, price_provider))
     if known_miss is not None:  # looking a missing model up again costs more than pricing a known one
         return None, known_miss
@@ -41,6 +45,8 @@ def price_usage(usage: Usage, model_ref: str, price_provider: str) -> tuple[floa
     except LookupError:
         _unpriced[(model_ref, price_provider)] = reason = f"no price known for '{model_ref}' ({price_provider})"
         return None, reason
+    except (ValueError, TypeError, ArithmeticError) as exc:  # never lose the answer over its price
+        return None, f"genai-prices could not price this usage ({type(exc).__name__}: {exc})"[:200]
     return float(result.total_price), f"genai-prices: {result.provider.id}/{result.model.id}"
 
 

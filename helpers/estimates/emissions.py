@@ -63,6 +63,11 @@ def estimate(provider: str, model: str, prompt_tokens: int | None, completion_to
     if prompt_tokens is None and completion_tokens is None:
         emissions.notes.append("no token usage reported: nothing to estimate from")
         return emissions
+    odd = [v for v in (prompt_tokens, completion_tokens)
+           if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 0)]
+    if odd:
+        emissions.notes.append(f"token counts that are not whole numbers ≥ 0 ({odd!r:.80}): nothing to estimate from")
+        return emissions
     tracker_part(emissions, model, prompt_tokens, completion_tokens, model_reported)
     ecologits_part(emissions, provider, model, completion_tokens, latency_s, model_reported)
     return emissions

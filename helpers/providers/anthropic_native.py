@@ -24,6 +24,7 @@ from helpers.providers.base import (
     Request,
     StreamState,
     cached_client,
+    count,
     describe,
     malformed,
     sdk_headers,
@@ -100,12 +101,14 @@ def parse_usage(raw: Any) -> Usage:
     if raw is None:
         return Usage()
     data = wire.plain(raw)
-    fresh, read, write = (data.get(k) for k in ("input_tokens", "cache_read_input_tokens",
-                                                 "cache_creation_input_tokens"))
-    details = data.get("output_tokens_details") or {}
+    data = data if isinstance(data, dict) else {}  # odd values: count() decides
+    fresh, read, write = (count(data.get(k)) for k in ("input_tokens", "cache_read_input_tokens",
+                                                        "cache_creation_input_tokens"))
+    found = data.get("output_tokens_details")
+    details: dict[str, Any] = found if isinstance(found, dict) else {}
     prompt = None if fresh is None and read is None and write is None else (fresh or 0) + (read or 0) + (write or 0)
-    return Usage(prompt_tokens=prompt, completion_tokens=data.get("output_tokens"), cached_tokens=read,
-                 cache_write_tokens=write, reasoning_tokens=details.get("thinking_tokens"))
+    return Usage(prompt_tokens=prompt, completion_tokens=count(data.get("output_tokens")), cached_tokens=read,
+                 cache_write_tokens=write, reasoning_tokens=count(details.get("thinking_tokens")))
 
 
 def _finish(stop_reason: str | None) -> str | None:

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import math
 import re
 import threading
 import time
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, TypeVar
 
 from helpers import errors
@@ -126,11 +127,22 @@ class Adapter:
         """Parameters set on the request that this API has no field for (not sent; recorded on the reply)."""
         return [name for name in SAMPLING if request.params.get(name) is not None and name not in self.params]
 
+    async def run(self, request: Request) -> Reply:
+        """``exchange`` under the request's deadline: ``timeout`` seconds for the whole exchange (retries and
+        a body that drips in included), not per read; past it the call fails as TimeoutFailed."""
+        try:
+            return await asyncio.wait_for(self.exchange(request), timeout=request.timeout)
+        except TimeoutError as exc:
+            raise errors.TimeoutFailed(
+                f"{request.spec} did not finish within {request.timeout:g} s (the deadline for the whole "
+                "exchange, retries included)",
+                hint="Raise the timeout (timeout=…, --timeout or LLMLAB_TIMEOUT) or try again.") from exc
+
     def complete(self, request: Request) -> Reply:
-        """The blocking call: ``exchange`` run on the background loop."""
+        """The blocking call: ``run`` (the exchange under its deadline) on the background loop."""
         from helpers.eventloop import run_blocking
 
-        return run_blocking(self.exchange(request))
+        return run_blocking(self.run(request))
 
     def list_models(self, request: Request) -> list[str]:
         from helpers.eventloop import run_blocking
@@ -164,6 +176,8 @@ class Adapter:
                 state.cut = exc
                 return
             yield event
+            if state.truncated:  # the answer reached the size cap: stop reading (the rest is never downloaded)
+                return
 
     def is_status_error(self, exc: BaseException) -> bool:
         """True for an error the provider sent (an HTTP status or an error event), not a broken transport."""
@@ -171,6 +185,39 @@ class Adapter:
 
 
 _THINK = re.compile(r"^\s*<think>(.*?)(?:</think>|$)", re.DOTALL)
+
+
+MAX_COUNT = 10**12  # more tokens than any call could use: a count above it is not believed
+
+
+def count(value: Any) -> int | None:
+    """The one place a provider's token count becomes a number: a whole number from 0 to MAX_COUNT, or None.
+
+    Providers (and servers that imitate them) send counts as ints, floats ("12.0"), strings ("12"), bools,
+    negatives or absurd sizes; whatever is not a plausible count is unknown (None), never an exception.
+    """
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        if not re.fullmatch(r"\d{1,13}(\.0*)?", text):
+            return None
+        value = int(text.split(".")[0])
+    if isinstance(value, float):
+        if not math.isfinite(value) or value != int(value):
+            return None
+        value = int(value)
+    if not isinstance(value, int) or not 0 <= value <= MAX_COUNT:
+        return None
+    return int(value)
+
+
+def counted(usage: Usage) -> Usage:
+    """A Usage with every count passed through ``count`` (adapters' ``parse_usage`` end with it)."""
+    return Usage(**{name: count(getattr(usage, name)) for name in USAGE_COUNTS})
+
+
+USAGE_COUNTS = ("prompt_tokens", "completion_tokens", "cached_tokens", "reasoning_tokens", "cache_write_tokens")
 
 
 def split_think(text: str) -> tuple[str, str]:
@@ -338,13 +385,20 @@ class StreamState:
         self.usage = Usage()
         self.cut: BaseException | None = None
         self.notes: dict[str, Any] = {}  # facts an adapter records on the reply (e.g. a provider's own charge)
+        self.truncated = False
+        self._room = max_answer_chars()
 
     def add(self, piece: str = "", thought: str = "") -> None:
         """Record streamed answer text and/or reasoning; the first of either sets the time to first token
-        (the arrival of the bytes that carried it, when the transport is timed)."""
+        (the arrival of the bytes that carried it, when the transport is timed). Past the size cap
+        (``max_answer_chars``) the rest is dropped and the stream stops being read."""
         if (piece or thought) and self.ttft is None:
             self.ttft = time.perf_counter() - self.start
             transport.content()
+        if len(piece) + len(thought) > self._room:
+            piece, thought = piece[:self._room], thought[:max(0, self._room - len(piece))]
+            self.truncated = True
+        self._room -= len(piece) + len(thought)
         if piece:
             self.text.append(piece)
             if self.on_text is not None:
@@ -382,7 +436,40 @@ class StreamState:
         text, think = split_think(joined)
         reply = Reply(text=text, reasoning=("".join(self.reasoning) or think).strip(), model_reported=self.model,
                       usage=self.usage, finish_reason=self.finish, incomplete=incomplete, latency_s=latency,
-                      ttft_s=ttft, tpot_s=None if incomplete else tpot, notes=notes or {})
+                      ttft_s=ttft, tpot_s=None if incomplete else tpot,
+                      notes={**(notes or {}), **({"truncated": TRUNCATED} if self.truncated else {})})
         if not incomplete and not text.strip():
             raise empty(request, self.finish, reply)
         return reply
+
+
+DEFAULT_MAX_ANSWER_BYTES = 1_000_000
+TRUNCATED = "the answer passed the size cap (LLMLAB_MAX_ANSWER_BYTES) and was cut there"
+
+
+def max_answer_chars() -> int:
+    """The cap on an answer's size (``LLMLAB_MAX_ANSWER_BYTES``, default 1 MB), counted in characters."""
+    from helpers import settings
+
+    raw = settings.get("LLMLAB_MAX_ANSWER_BYTES")
+    if raw is None:
+        return DEFAULT_MAX_ANSWER_BYTES
+    if not raw.strip().isdigit() or not 1000 <= int(raw) <= 10**9:
+        raise errors.ConfigError(f"LLMLAB_MAX_ANSWER_BYTES={raw!r} is not valid",
+                                 hint="Set it to a whole number of bytes from 1000 to 1000000000, or unset it "
+                                      "(1 MB).")
+    return int(raw)
+
+
+def safe_reply(reply: Reply) -> Reply:
+    """What every reply passes before it is kept, shown or priced: counts made numbers (``count``), any key a
+    server echoed redacted, and text over the size cap cut (marked in ``notes["truncated"]``)."""
+    cap = max_answer_chars()
+    notes = dict(reply.notes)
+    text, reasoning = reply.text, reply.reasoning
+    if len(text) > cap or len(reasoning) > cap:
+        text, reasoning = text[:cap], reasoning[:cap]
+        notes["truncated"] = TRUNCATED
+    return replace(reply, text=redact(text), reasoning=redact(reasoning), usage=counted(reply.usage),
+                   model_reported=redact(reply.model_reported) if reply.model_reported else reply.model_reported,
+                   notes=notes)

@@ -21,6 +21,7 @@ from helpers.providers.base import (
     Request,
     StreamState,
     cached_client,
+    count,
     describe,
     malformed,
     sdk_headers,
@@ -83,10 +84,10 @@ def parse_usage(meta: Any) -> Usage:
     """Usage from ``usage_metadata``; thoughts are billed as output, so they count as completion tokens."""
     if meta is None:
         return Usage()
-    answer_tokens, thoughts = meta.candidates_token_count, meta.thoughts_token_count
+    answer_tokens, thoughts = count(meta.candidates_token_count), count(meta.thoughts_token_count)
     completion = None if answer_tokens is None and thoughts is None else (answer_tokens or 0) + (thoughts or 0)
-    return Usage(prompt_tokens=meta.prompt_token_count, completion_tokens=completion,
-                 cached_tokens=meta.cached_content_token_count, reasoning_tokens=thoughts)
+    return Usage(prompt_tokens=count(meta.prompt_token_count), completion_tokens=completion,
+                 cached_tokens=count(meta.cached_content_token_count), reasoning_tokens=thoughts)
 
 
 def _finish(reason: Any) -> str | None:

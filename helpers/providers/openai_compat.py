@@ -29,6 +29,7 @@ from helpers.providers.base import (
     Request,
     StreamState,
     cached_client,
+    count,
     describe,
     empty,
     malformed,
@@ -47,7 +48,7 @@ def _reasoning_field(obj: Any) -> str:
 
 
 def _int_or_none(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+    return count(value)
 
 
 def _usage_data(raw: Any) -> dict[str, Any]:

@@ -78,9 +78,21 @@ def m002_tpot(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE calls ADD COLUMN tpot_s REAL")
 
 
+def m003_imported_runs_and_leases(conn: sqlite3.Connection) -> None:
+    """Runs read from a file (``runs import``) are marked, so their answers never serve a live request unless
+    asked; a lease per run being resumed, so two resumes of one run never ask a cell twice."""
+    _run(conn, "ALTER TABLE runs ADD COLUMN imported INTEGER NOT NULL DEFAULT 0", """
+        CREATE TABLE leases (
+            run_id TEXT PRIMARY KEY REFERENCES runs(id),
+            owner TEXT NOT NULL,
+            expires_at REAL NOT NULL
+        )""")
+
+
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("001_initial", m001_initial),
     ("002_tpot", m002_tpot),
+    ("003_imported_runs_and_leases", m003_imported_runs_and_leases),
 ]
 
 
