@@ -60,10 +60,43 @@ def load_env(force: bool = False) -> Path | None:
             if path.is_file():
                 from dotenv import load_dotenv
 
-                load_dotenv(path, override=True)
+                load_dotenv(stream=io.StringIO(env_text(path)[0]), override=True)
             _loaded_from = path
         _loaded_raw = raw
     return path if path.is_file() else None
+
+
+_BOMS = ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe\x00\x00", "utf-32"), (b"\x00\x00\xfe\xff", "utf-32"),
+         (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
+
+
+def env_text(path: Path) -> tuple[str, list[str]]:
+    """The text of a `.env` file however an editor saved it, and what was odd about it (each with its fix).
+
+    A byte-order mark says UTF-8/16/32 (Notepad's "Unicode" is UTF-16); else UTF-8; else Windows-1252 (an
+    accented comment typed on Windows). NUL bytes are dropped. Never raises for the file's content.
+    """
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        return "", [f"{path.name} cannot be read ({exc}): check its permissions."]
+    notes: list[str] = []
+    encoding = next((name for bom, name in _BOMS if raw.startswith(bom)), None)
+    if encoding in ("utf-16", "utf-32"):
+        text = raw.decode(encoding, errors="replace")
+        notes.append(f"{path.name} is saved as {encoding.upper()} (Notepad's \"Unicode\"); it was read, but save it "
+                     "as UTF-8 (in Notepad: Save as → Encoding: UTF-8).")
+    else:
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            text = raw.decode("cp1252", errors="replace")
+            notes.append(f"{path.name} is not UTF-8 (read as Windows-1252, e.g. an accented comment); save it as "
+                         "UTF-8.")
+    if "\x00" in text:
+        text = text.replace("\x00", "")
+        notes.append(f"{path.name} holds NUL bytes (dropped when read); save it again as plain UTF-8 text.")
+    return text, notes
 
 
 def get(name: str, default: str | None = None) -> str | None:
@@ -138,7 +171,9 @@ def env_file_problems(known: Collection[str] = (), path: Path | None = None) -> 
 
     where = f"of {path.name}"
     out: list[EnvProblem] = []
-    for binding in parse_stream(io.StringIO(path.read_text(encoding="utf-8-sig", errors="replace"))):
+    text, notes = env_text(path)
+    out.extend(EnvProblem(0, None, note) for note in notes)
+    for binding in parse_stream(io.StringIO(text)):
         n, name = binding.original.line, binding.key
         if binding.error:
             match = _NAME.match(binding.original.string)

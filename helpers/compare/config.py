@@ -17,6 +17,9 @@ from helpers.runlog import store as run_log
 KIND = "compare"
 DEFAULT_CONCURRENCY = 8
 DEFAULT_PER_PROVIDER = 4  # remote providers; local engines answer one request at a time
+MAX_REPEAT = 1000  # more repeats than any course run needs; a bigger number is a typo (or a crafted file)
+STORED = ("The run's stored config is not one LLM Lab wrote (an edited or crafted export?); export the run again, "
+          "or start a new run.")
 
 
 @dataclass
@@ -41,8 +44,27 @@ class CompareConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CompareConfig:
+        """The config of a stored run, checked as a new one is (a run may come from an edited file)."""
+        if not isinstance(data, dict):
+            raise ConfigError(f"the stored config is a {type(data).__name__}, not a mapping", hint=STORED)
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
-        known["puzzles"] = PuzzleSet.from_config(data.get("puzzles") or {})
+        models = known.get("models")
+        if not isinstance(models, list) or not models or not all(isinstance(m, str) for m in models):
+            raise ConfigError(f"the stored config's models are {models!r:.80}, not a list of specs", hint=STORED)
+        if not isinstance(known.get("params") or {}, dict):
+            raise ConfigError("the stored config's params are not a mapping", hint=STORED)
+        known["repeat"] = _positive("repeat", known.get("repeat", 1), high=MAX_REPEAT)
+        known["concurrency"] = _positive("concurrency", known.get("concurrency", DEFAULT_CONCURRENCY), high=10_000)
+        if known.get("per_provider") is not None:
+            known["per_provider"] = _positive("per_provider", known["per_provider"], high=10_000)
+        puzzles = data.get("puzzles") or {}
+        try:
+            known["puzzles"] = PuzzleSet.from_config(puzzles)
+        except (TypeError, KeyError, AttributeError, ValueError, RecursionError) as exc:
+            if isinstance(exc, ConfigError):
+                raise
+            raise ConfigError(f"the stored config's puzzles cannot be read ({type(exc).__name__}: {exc})"[:300],
+                              hint=STORED) from exc
         return cls(**known)
 
     def cells(self) -> list[Cell]:
@@ -80,9 +102,10 @@ def cell_key(spec: str, puzzle_id: str, repeat: int) -> str:
     return f"{spec}|{puzzle_id}|{repeat}"
 
 
-def _positive(name: str, value: Any, low: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ConfigError(f"{name}={value!r} is not valid", hint=f"{name} is a whole number ≥ {low}.")
+def _positive(name: str, value: Any, low: int = 1, high: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low or (high is not None and value > high):
+        span = f"from {low} to {high}" if high is not None else f"≥ {low}"
+        raise ConfigError(f"{name}={value!r:.40} is not valid", hint=f"{name} is a whole number {span}.")
     return value
 
 
@@ -108,7 +131,7 @@ def make_config(models: Sequence[str], puzzles: str | PuzzleSet | Sequence[Puzzl
     else:
         pset = PuzzleSet("<list>", list(puzzles))
     llm.validate_params(params)
-    config = CompareConfig(models=labels, puzzles=pset, repeat=_positive("repeat", repeat),
+    config = CompareConfig(models=labels, puzzles=pset, repeat=_positive("repeat", repeat, high=MAX_REPEAT),
                            params=params, concurrency=_positive("concurrency", concurrency),
                            per_provider=None if per_provider is None else _positive("per_provider", per_provider),
                            use_cache=use_cache, max_usd=max_usd, max_gco2e=max_gco2e,

@@ -223,6 +223,9 @@ def load(name: str | Path = "course") -> list[Puzzle]:
                           hint="Check the path, and save the file as UTF-8 text.") from exc
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}", hint="Check the indentation and quoting.") from exc
+    except RecursionError as exc:  # lists or mappings nested thousands deep: no puzzle file looks like that
+        raise ConfigError(f"{path}: nested too deeply to be a puzzle file",
+                          hint="A puzzle file is a list of mappings (id, prompt, answer, grader).") from exc
     return parse_puzzles(raw, str(path))
 
 
