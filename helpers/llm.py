@@ -20,7 +20,7 @@ from helpers.answer import Answer, Cost, Reply
 from helpers.estimates import budget, cost, emissions, measure
 from helpers.estimates import factors as emission_factors
 from helpers.providers import adapter
-from helpers.providers.base import Request, public_params, safe_reply
+from helpers.providers.base import Request, base_url_problem, public_params, safe_reply
 from helpers.runlog import store as run_log
 
 REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high")
@@ -134,6 +134,8 @@ def prepare(spec: str | specs.ModelSpec, prompt: Any, system: str | None = None,
                                            hint=keys.missing_key_hint(provider))
     elif request.api_key and (problem := keys.unsendable(request.api_key, provider.key_var or "the key")):
         key_error = errors.ConfigError(problem[0], hint=problem[1])
+    if key_error is None and provider.api != "stub":  # a bad base URL: the cell fails, recorded, without a send
+        key_error = base_url_problem(provider.base_url_var, request.base_url)
     key = run_log.request_hash(provider.name, parsed.model, messages, merged)
     return Prepared(request=request, hash=key, key_error=key_error)
 

@@ -69,6 +69,36 @@ class Request:
         return bool(self.params.get("stream")) or self.on_text is not None
 
 
+def base_url_problem(variable: str, url: str | None) -> errors.ConfigError | None:
+    """Why a base URL cannot be used (checked where a request is prepared, before any SDK client is built),
+    naming the variable to fix; None when it is usable (or unset)."""
+    from urllib.parse import urlsplit
+
+    if url is None:
+        return None
+    fix = f"Set {variable} to the API's address, e.g. {variable}=https://api.example.com/v1, or remove it."
+    shown = repr(url)[:120]
+    if url != url.strip() or any(not c.isprintable() for c in url):
+        return errors.ConfigError(f"{variable}={shown} holds spaces, a line break or invisible characters", hint=fix)
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # a port that is not a number, or out of range, raises here
+        host = parts.hostname
+    except ValueError as exc:
+        return errors.ConfigError(f"{variable}={shown} is not a valid URL ({exc})", hint=fix)
+    if parts.scheme not in ("http", "https"):
+        return errors.ConfigError(f"{variable}={shown} does not start with http:// or https://", hint=fix)
+    if not host:
+        return errors.ConfigError(f"{variable}={shown} names no host", hint=fix)
+    if not host.isascii():
+        try:
+            host.encode("idna")
+        except UnicodeError:
+            return errors.ConfigError(f"{variable}={shown} has a host name that cannot be looked up", hint=fix)
+    del port
+    return None
+
+
 def public_params(params: dict[str, Any]) -> dict[str, Any]:
     """Parameters as recorded in the run log (transport settings, ``spec.TRANSPORT_PARAMS``, left out)."""
     return answer_params(params)
