@@ -19,6 +19,7 @@ from helpers import spec as specs
 from helpers.answer import Answer, Cost, Reply
 from helpers.estimates import budget, cost, emissions, measure
 from helpers.estimates import factors as emission_factors
+from helpers import providers
 from helpers.providers import adapter
 from helpers.providers.base import Request, base_url_problem, public_params, safe_reply
 from helpers.runlog import store as run_log
@@ -321,7 +322,9 @@ def warm_request(spec: str) -> Request | None:
 
 def ask_many(specs_: Sequence[str], prompt: Any, *, max_workers: int = 8, **kwargs: Any) -> list[Answer]:
     """Ask several models the same thing at once (threads, so it works inside notebooks too)."""
-    for s in specs_:
-        specs.parse(s)  # bad specs fail before any call
+    parsed = [specs.parse(s) for s in specs_]  # bad specs fail before any call
+    # every SDK imported before the threads start (two threads importing SDKs that share httpx can see it
+    # half-initialised); an unknown provider is left for its own call to report
+    providers.load(catalog.providers()[p.provider].api for p in parsed if p.provider in catalog.providers())
     with ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(specs_)))) as pool:
         return list(pool.map(lambda s: ask(s, prompt, **kwargs), specs_))
