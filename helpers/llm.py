@@ -14,12 +14,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any
 
-from helpers import catalog, errors, keys
+from helpers import catalog, errors, keys, providers
 from helpers import spec as specs
 from helpers.answer import Answer, Cost, Reply
 from helpers.estimates import budget, cost, emissions, measure
 from helpers.estimates import factors as emission_factors
-from helpers import providers
 from helpers.providers import adapter
 from helpers.providers.base import Request, base_url_problem, public_params, safe_reply
 from helpers.runlog import store as run_log

@@ -11,9 +11,9 @@ Keys are never in the run log, so they are never in an export.
 from __future__ import annotations
 
 import json
-from collections import Counter
 import math
 import sqlite3
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
