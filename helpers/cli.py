@@ -33,9 +33,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.run(args) or 0)
     except LabError as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
+        from helpers.display import terminal  # a message may quote a provider or a file: shown inert
+
+        print(terminal(f"error: {exc.message}"), file=sys.stderr)
         if exc.hint:
-            print(f"  fix: {exc.hint}", file=sys.stderr)
+            print(terminal(f"  fix: {exc.hint}"), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import textwrap
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # only for annotations: answer.py renders itself through this module
     from helpers.answer import Answer
@@ -92,11 +93,11 @@ def answer_text(answer: Answer) -> str:
     """A terminal rendering: header, text (or the error), stats."""
     head = f"── {answer.spec}" + (f" ({answered_by(answer)})" if answered_by(answer) else "") + tags(answer)
     if not answer.ok and not answer.text:
-        return f"{head}\n⚠ {answer.error}"
-    body = answer.text.strip()
+        return terminal(f"{head}\n⚠ {answer.error}")
+    body = shown(answer.text.strip())
     if not answer.ok:
         body += f"\n⚠ {answer.error}"
-    return f"{head}\n{body}\n{stats_line(answer)}"
+    return terminal(f"{head}\n{body}\n{stats_line(answer)}")
 
 
 def answer_markdown(answer: Answer) -> str:
@@ -121,12 +122,13 @@ def side_by_side(answers: Sequence[Answer], width: int | None = None) -> str:
         return "\n\n".join(answer_text(a) for a in answers)
     columns = []
     for a in answers:
-        lines = [a.spec + tags(a), "─" * min(col, len(a.spec + tags(a)))]
+        lines = [terminal(a.spec + tags(a)), "─" * min(col, len(a.spec + tags(a)))]
         if answered_by(a):
-            lines.insert(1, answered_by(a))
-        body = a.text.strip() if a.text else ""
+            lines.insert(1, terminal(answered_by(a)))
+        body = shown(a.text.strip()) if a.text else ""
         if not a.ok:
             body = (body + "\n" if body else "") + f"⚠ {a.error}"
+        body = terminal(body)
         for para in body.splitlines() or [""]:
             lines.extend(textwrap.wrap(para, col) or [""])
         if a.ok or a.text:  # a call that failed before any answer has no figures worth a block of n/a
@@ -154,3 +156,64 @@ def markdown_table(answers: Sequence[Answer]) -> str:
         rows.append(f"| {a.spec}{tags(a)} | {text} | {fmt_tokens(a)} | {fmt_s(a.latency_s)} | "
                     f"{fmt_cost(a.cost_usd)} | {fmt_g(a.g_co2e)} |")
     return "\n".join([head, *rows])
+
+
+# -- sinks: text from a model or a provider is hostile ------------------------------------------------------
+_BIDI = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"
+_TERMINAL = {**{c: chr(0x2400 + c) for c in range(0x20) if c not in (0x09, 0x0A)}, 0x7F: "\u2421",
+             **{c: "\ufffd" for c in range(0x80, 0xA0)}, **{ord(c): "\ufffd" for c in _BIDI}}
+
+
+def terminal(text: object) -> str:
+    """Text safe to print on a terminal: every control character but tab and newline is shown as a visible
+    symbol (ESC as ␛, so no escape sequence, CSI, OSC title, hyperlink or terminal query can act), C1 controls
+    and bidirectional overrides as �. The one sanitiser of every CLI print of model or provider text."""
+    return ("" if text is None else str(text)).replace("\r\n", "\n").translate(_TERMINAL)
+
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: object) -> object:
+    """A CSV cell that no spreadsheet runs: text starting with = + - @ tab or CR gets a leading apostrophe
+    (OWASP's advice); numbers and everything else pass unchanged. The one CSV sanitiser."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
+def csv_frame(frame: Any) -> Any:
+    """A copy of a pandas DataFrame with every text cell (and column name) passed through ``csv_cell``."""
+    out = frame.copy()
+    for column in out.columns:
+        if out[column].dtype == object:
+            out[column] = out[column].map(csv_cell)
+    out.columns = [csv_cell(c) for c in out.columns]
+    return out
+
+
+# with [ ] escaped no link or image can form; an underscore inside a word (GROK_API_KEY) is no emphasis
+_MD_ACTIVE = re.compile(r"([\\`*{}\[\]|~$]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9]))")
+_MD_LINE_START = re.compile(r"^(\s*)([#+=-]|\d+[.)])", re.MULTILINE)  # headings, lists, setext underlines
+
+
+def markdown_text(text: object, *, table: bool = False) -> str:
+    """Text from a model, a provider or a file shown literally in Markdown (report.md, notebooks): HTML tags
+    inert (``<`` ``>`` ``&`` as entities), Markdown's active characters backslash-escaped (no link, image,
+    heading, emphasis or math), control characters shown as symbols. ``table``: also one line (a table cell)."""
+    text = terminal(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = _MD_ACTIVE.sub(r"\\\1", text)
+    if table:
+        return text.replace("\n", "<br>")
+    return _MD_LINE_START.sub(lambda m: m.group(1) + (m.group(2)[:-1] + "\\" + m.group(2)[-1] if m.group(2)[0].isdigit()
+                                                      else "\\" + m.group(2)), text)
+
+
+SHOWN_CHARS = 20_000  # a terminal shows this much of one answer; the whole answer is in the run log
+
+
+def shown(text: str) -> str:
+    """At most ``SHOWN_CHARS`` of an answer for a terminal (so printing stays fast for a huge answer)."""
+    if len(text) <= SHOWN_CHARS:
+        return text
+    return text[:SHOWN_CHARS] + f"\n… ({len(text) - SHOWN_CHARS:,} more characters: the whole answer is in the run log)"

@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     if live:
         print(f"── {models[0]}", flush=True)
         answers = [ask(models[0], prompt, system=args.system, use_cache=not args.no_cache,
-                       on_text=lambda piece: print(piece, end="", flush=True), **params)]
+                       on_text=lambda piece: print(display.terminal(piece), end="", flush=True), **params)]
         print()
     else:
         if args.stream:
@@ -52,10 +52,12 @@ def run(args: argparse.Namespace) -> int:
         print()
     elif live:
         a = answers[0]
-        print(display.answer_text(a) if not a.ok or a.cached else display.stats_line(a))
+        print(display.answer_text(a) if not a.ok or a.cached else display.terminal(display.stats_line(a)))
+        if a.extra.get("truncated"):
+            print(display.terminal(f"note: {a.extra['truncated']}"), file=sys.stderr)
     else:
         print(display.side_by_side(answers))
     failed = [a for a in answers if not a.ok]
     for a in failed:
-        print(f"error: {a.spec}: {a.error}", file=sys.stderr)
+        print(display.terminal(f"error: {a.spec}: {a.error}"), file=sys.stderr)
     return 1 if failed else 0

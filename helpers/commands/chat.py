@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from helpers import conversation
+from helpers import conversation, display
 from helpers.conversation import Conversation, Turn, turn_text
 
 
@@ -43,11 +43,11 @@ def run(args: argparse.Namespace) -> int:
 
     def show(turn: Turn) -> None:
         if not args.markdown:
-            print(turn_text(turn, chat.seats[turn.seat].spec) + "\n", flush=True)
+            print(display.terminal(turn_text(turn, chat.seats[turn.seat].spec)) + "\n", flush=True)
 
     chat.run(args.rounds, opening=args.opening, stop=args.stop, on_turn=show)
     if args.markdown:
-        print(chat.to_markdown())
+        print(display.terminal(chat.to_markdown()))
     else:
-        print("── " + chat.summary())
+        print(display.terminal("── " + chat.summary()))
     return 1 if chat.totals()["failed"] else 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from helpers.display import terminal
 from helpers.providers import ollama
 
 
@@ -26,22 +27,22 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.action == "status":
         s = ollama.status()
-        print(f"Ollama {s.version or ''} is running at {s.url}" if s.running else s.message)
+        print(terminal(f"Ollama {s.version or ''} is running at {s.url}" if s.running else s.message))
         return 0 if s.running else 1
     if args.action == "list":
         found = ollama.models()
         for m in found:
-            print(f"{m.spec:<32} {m.parameter_size:>6} {m.quantization:<8} {m.size_bytes / 1e9:6.2f} GB")
+            print(terminal(f"{m.spec:<32} {m.parameter_size:>6} {m.quantization:<8} {m.size_bytes / 1e9:6.2f} GB"))
         if not found:
             print("no models installed; pull one with `python -m helpers ollama pull llama3.2`")
         return 0
     if args.action == "pull":
         ollama.pull(args.name)
-        print(f"pulled {args.name}; ask it with -m ollama/{args.name}")
+        print(terminal(f"pulled {args.name}; ask it with -m ollama/{args.name}"))
         return 0
     stats = ollama.chat_stats(args.model, " ".join(args.prompt), num_predict=args.max_tokens)
-    print(stats.text.strip())
+    print(terminal(stats.text.strip()))
     rate = "n/a" if stats.tokens_per_second is None else f"{stats.tokens_per_second:.1f} tokens/s"
-    print(f"── {stats.model}: {stats.completion_tokens} tokens in {stats.eval_s or 0:.2f} s = {rate} "
-          f"(prompt {stats.prompt_tokens} tokens, load {stats.load_s or 0:.2f} s)")
+    print(terminal(f"── {stats.model}: {stats.completion_tokens} tokens in {stats.eval_s or 0:.2f} s = {rate} "
+          f"(prompt {stats.prompt_tokens} tokens, load {stats.load_s or 0:.2f} s)"))
     return 0

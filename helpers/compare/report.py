@@ -10,6 +10,7 @@ from typing import Any
 
 from helpers.compare import charts, report_html, stats
 from helpers.compare.results import NUMERIC, Comparison, excerpt, md_table
+from helpers.display import csv_frame, markdown_text
 from helpers.errors import ConfigError
 
 CELL_COLUMNS = ["model", "puzzle", "repeat", "status", "correct", "extracted", "expected", "grader", "note",
@@ -31,15 +32,17 @@ def _errors(comparison: Comparison) -> str:
 def markdown(comparison: Comparison, chart_files: dict[str, Path] | None = None) -> str:
     """The report's Markdown text (charts linked by file name when given)."""
     c = comparison.config
-    params = ", ".join(f"{k}={v}" for k, v in c.params.items()) or "provider defaults"
-    lines = [f"# Comparison {comparison.run_id}", "",
-             f"- created: {comparison.created_at or 'n/a'}",
-             f"- puzzles: {len(c.puzzles.puzzles)} from `{c.puzzles.source}`",
-             f"- models: {', '.join(f'`{m}`' for m in c.models)}",
-             f"- repeats: {c.repeat} · parameters: {params}" + (f" · judge: `{c.judge}`" if c.judge else ""),
-             f"- replay offline: `python -m helpers compare --replay {comparison.run_id}`", ""]
+    md = markdown_text  # names, sources and messages may come from an imported file or a provider
+    params = md(", ".join(f"{k}={v}" for k, v in c.params.items()) or "provider defaults")
+    run_id = md(comparison.run_id)
+    lines = [f"# Comparison {run_id}", "",
+             f"- created: {md(comparison.created_at or 'n/a')}",
+             f"- puzzles: {len(c.puzzles.puzzles)} from {md(c.puzzles.source)}",
+             f"- models: {', '.join(md(m) for m in c.models)}",
+             f"- repeats: {c.repeat} · parameters: {params}" + (f" · judge: {md(c.judge)}" if c.judge else ""),
+             f"- replay offline: python -m helpers compare --replay {run_id}", ""]
     if comparison.stopped:
-        lines += [f"> **Stopped early:** {comparison.stopped}", ""]
+        lines += [f"> **Stopped early:** {md(comparison.stopped)}", ""]
     head, rows = comparison.summary_rows()
     lines += ["## Per model", "", md_table(head, rows), "",
               ("Accuracy counts graded answers only (errors and ungraded puzzles are left out). "
@@ -82,9 +85,9 @@ def _write(comparison: Comparison, folder: Path) -> Path:
     cells = comparison.cells.reindex(columns=CELL_COLUMNS)
     text = [c for c in CELL_COLUMNS if c not in NUMBERS]
     cells[text] = cells[text].astype(object).where(cells[text].notna(), "")  # n/a is for unknown numbers only
-    cells.to_csv(folder / "cells.csv", index=False, na_rep="n/a")
-    comparison.summary().to_csv(folder / "summary.csv", index=False, na_rep="n/a")
-    stats.pairs_frame(comparison.pairs()).to_csv(folder / "pairs.csv", index=False, na_rep="n/a")
+    csv_frame(cells).to_csv(folder / "cells.csv", index=False, na_rep="n/a")  # no cell a spreadsheet runs
+    csv_frame(comparison.summary()).to_csv(folder / "summary.csv", index=False, na_rep="n/a")
+    csv_frame(stats.pairs_frame(comparison.pairs())).to_csv(folder / "pairs.csv", index=False, na_rep="n/a")
     files = charts.save_all(comparison, folder)
     path = folder / "report.md"
     path.write_text(markdown(comparison, files), encoding="utf-8")

@@ -381,7 +381,10 @@ def text_table(head: list[str], rows: list[list[str]]) -> str:
 
 
 def md_table(head: list[str], rows: list[list[str]]) -> str:
-    esc = lambda c: str(c).replace("|", "\\|").replace("\n", " ")
+    """A Markdown table; every cell shown literally (names, answers and errors may come from a model or a file)."""
+    from helpers.display import markdown_text
+
+    esc = lambda c: markdown_text(c, table=True)
     return "\n".join(["| " + " | ".join(map(esc, head)) + " |", "|" + "---|" * len(head),
                       *("| " + " | ".join(map(esc, r)) + " |" for r in rows)])
 

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from helpers import catalog, errors
-from helpers.providers.base import Request, describe
+from helpers.display import terminal
+from helpers.providers.base import Request, count, describe
 
 TIMEOUT = 5.0
 
@@ -52,6 +53,27 @@ def _http(method: str, path: str, url: str | None, timeout: float = TIMEOUT, che
     return response
 
 
+NOT_OLLAMA = "Check that OLLAMA_BASE_URL points at Ollama (default http://localhost:11434), not another server."
+
+
+def _not_ollama(root: str, what: str, body: Any) -> errors.MalformedResponse:
+    looks = "an HTML page" if isinstance(body, str) and body.lstrip()[:1] == "<" else "something else"
+    if not isinstance(body, str):
+        looks = f"JSON of another shape ({type(body).__name__})"
+    return errors.MalformedResponse(f"{root} answered {what} with {looks}, not Ollama's API", hint=NOT_OLLAMA)
+
+
+def _object(response: Any, root: str, what: str) -> dict[str, Any]:
+    """The JSON object of a native answer; MalformedResponse naming the fix for HTML or another shape."""
+    try:
+        data = response.json()
+    except ValueError:
+        raise _not_ollama(root, what, response.text[:200] or " ") from None
+    if not isinstance(data, dict):
+        raise _not_ollama(root, what, data)
+    return data
+
+
 def _error_text(response: Any) -> str:
     try:
         data = response.json()
@@ -82,9 +104,10 @@ def status(url: str | None = None, timeout: float = 2.0) -> Status:
     if "ollama is running" not in text.lower():
         return Status(running=False, url=root, message=f"{root} answered, but not as Ollama: {text[:80]!r}")
     try:
-        version = _http("GET", "/api/version", url, timeout).json().get("version")
-    except (errors.LabError, ValueError):
+        version = _object(_http("GET", "/api/version", url, timeout), root, "/api/version").get("version")
+    except errors.LabError:
         version = None
+    version = version if isinstance(version, str) else None
     return Status(running=True, url=root, version=version, message="Ollama is running")
 
 
@@ -107,13 +130,18 @@ class Model:
 
 def models(url: str | None = None) -> list[Model]:
     """Installed models (``GET /api/tags``)."""
+    root = root_url(url)
+    found = _object(_http("GET", "/api/tags", url), root, "/api/tags").get("models") or []
+    if not isinstance(found, list) or not all(isinstance(m, dict) for m in found):
+        raise _not_ollama(root, "/api/tags", found)
     out = []
-    for m in _http("GET", "/api/tags", url).json().get("models") or []:
-        details = m.get("details") or {}
-        out.append(Model(name=m.get("name") or m.get("model", ""), size_bytes=int(m.get("size") or 0),
-                         parameter_size=details.get("parameter_size", ""),
-                         quantization=details.get("quantization_level", ""), family=details.get("family", ""),
-                         modified_at=m.get("modified_at", "")))
+    for m in found:
+        details = m.get("details") if isinstance(m.get("details"), dict) else {}
+        text = lambda v: v if isinstance(v, str) else ""
+        out.append(Model(name=text(m.get("name")) or text(m.get("model")), size_bytes=count(m.get("size")) or 0,
+                         parameter_size=text(details.get("parameter_size")),
+                         quantization=text(details.get("quantization_level")), family=text(details.get("family")),
+                         modified_at=text(m.get("modified_at"))))
     return out
 
 
@@ -132,13 +160,15 @@ class _Bars:
 
         digest, total = event.get("digest"), event.get("total")
         if not digest or not total:
-            tqdm.write(str(event.get("status", "")))
+            tqdm.write(terminal(str(event.get("status", ""))))
             return
-        bar = self.bars.get(digest)
+        if count(total) is None:
+            return
+        bar = self.bars.get(str(digest))
         if bar is None:
-            bar = self.bars[digest] = tqdm(total=total, desc=event.get("status", digest[7:19]), unit="B",
-                                           unit_scale=True, unit_divisor=1024)
-        bar.update(max(0, int(event.get("completed") or 0) - bar.n))
+            bar = self.bars[str(digest)] = tqdm(total=count(total), desc=terminal(event.get("status", str(digest)[7:19])),
+                                                unit="B", unit_scale=True, unit_divisor=1024)
+        bar.update(max(0, (count(event.get("completed")) or 0) - bar.n))
 
     def close(self) -> None:
         for bar in self.bars.values():
@@ -163,6 +193,8 @@ def pull(name: str, url: str | None = None, progress: bool = True, timeout: floa
                 if not line.strip():
                     continue
                 event = json.loads(line)
+                if not isinstance(event, dict):
+                    raise _not_ollama(root, "/api/pull", event)
                 events.append(event)
                 if "error" in event:
                     raise errors.UnknownModelError(f"Ollama could not pull {name}: {event['error']}",
@@ -221,10 +253,16 @@ def chat_stats(model: str, prompt: str, url: str | None = None, timeout: float =
     body = {"model": model, "messages": [{"role": "user", "content": prompt}], "stream": False}
     if options:
         body["options"] = options
-    data = _http("POST", "/api/chat", url, timeout, json=body).json()
+    data = _object(_http("POST", "/api/chat", url, timeout, json=body), root_url(url), "/api/chat")
     if "error" in data:
         raise errors.ProviderError(f"Ollama: {data['error']}")
-    return ChatStats(model=data.get("model", model), text=(data.get("message") or {}).get("content", ""),
+    message = data.get("message")
+    if not isinstance(message, dict) or not isinstance(message.get("content", ""), str):
+        raise _not_ollama(root_url(url), "/api/chat", data)
+    for name in ("prompt_eval_count", "eval_count", "eval_duration", "prompt_eval_duration", "load_duration",
+                 "total_duration"):
+        data[name] = count(data.get(name))
+    return ChatStats(model=str(data.get("model") or model), text=message.get("content", ""),
                      prompt_tokens=data.get("prompt_eval_count"), completion_tokens=data.get("eval_count"),
                      eval_s=_seconds(data.get("eval_duration")),
                      prompt_eval_s=_seconds(data.get("prompt_eval_duration")),
