@@ -27,6 +27,9 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    from helpers.providers.local_engine import stop_on_sigterm
+
+    stop_on_sigterm()  # SIGTERM runs the exit hooks: an engine started on demand is stopped with us
     if not getattr(args, "run", None):
         parser().print_help()
         return 0

@@ -161,7 +161,8 @@ def markdown_table(answers: Sequence[Answer]) -> str:
 # -- sinks: text from a model or a provider is hostile ------------------------------------------------------
 _BIDI = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"
 _TERMINAL = {**{c: chr(0x2400 + c) for c in range(0x20) if c not in (0x09, 0x0A)}, 0x7F: "\u2421",
-             **{c: "\ufffd" for c in range(0x80, 0xA0)}, **{ord(c): "\ufffd" for c in _BIDI}}
+             **{c: "\ufffd" for c in range(0x80, 0xA0)}, **{ord(c): "\ufffd" for c in _BIDI},
+             **{c: "\ufffd" for c in range(0xD800, 0xE000)}}  # lone surrogates: a terminal cannot encode them
 
 
 def terminal(text: object) -> str:

@@ -317,6 +317,9 @@ def describe(request: Request, status: int | None, message: str, exc: BaseExcept
     if status is not None:
         return errors.ProviderError(f"{p.name} failed with HTTP {status} after retries: {message}",
                                     hint="The provider may be down; try again later.")
+    broke = transport_fault(exc)
+    if broke is not None:
+        return errors.ConnectionFailed(f"{where}: {broke[0]}", hint=broke[1])
     if isinstance(exc, TimeoutError) or "timed out" in lowered or "timeout" in lowered:
         return errors.TimeoutFailed(f"{where} did not answer within {request.timeout:g} s",
                                     hint="Raise the timeout (timeout=… or LLMLAB_TIMEOUT) or try again.")
@@ -327,6 +330,57 @@ def describe(request: Request, status: int | None, message: str, exc: BaseExcept
                  "offline model local/smollm2 instead.")
     return errors.ConnectionFailed(f"cannot reach {where}: {message or type(exc).__name__}",
                                    hint=f"Check your network or {p.base_url_var}.")
+
+
+# What a broken exchange was, by the transport's exception class name (httpx and httpx2 share the names).
+_TRANSPORT = {
+    "RemoteProtocolError": ("the server closed the connection in the middle of its answer",
+                            "Try again; if it keeps happening, the server (or a proxy before it) is failing."),
+    "DecodingError": ("the server's answer could not be decoded (a compressed body, e.g. gzip, that is damaged)",
+                      "Try again; if it keeps happening, the server or a proxy before it is sending broken data."),
+    "TooManyRedirects": ("the server redirected the request in a loop",
+                         "Check the base URL: it should be the API's address itself, not a page that redirects."),
+    "UnsupportedProtocol": ("the base URL does not start with http:// or https://",
+                            "Write the base URL in full, e.g. https://api.example.com/v1."),
+}
+
+
+def transport_fault(exc: BaseException | None) -> tuple[str, str] | None:
+    """(what happened, the fix) when an exception or one of its causes is a broken exchange that is not a
+    network problem (closed mid-body, bad compression, redirect loop); None otherwise."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if type(exc).__name__ in _TRANSPORT:
+            return _TRANSPORT[type(exc).__name__]
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+def retry_after(exc: BaseException | None) -> float | None:
+    """Seconds a 429/503 response asks to wait (its Retry-After header, seconds or an HTTP date), or None."""
+    from email.utils import parsedate_to_datetime
+
+    headers = getattr(getattr(exc, "response", None), "headers", None)
+    raw = headers.get("retry-after") if headers is not None else None
+    if not raw:
+        return None
+    try:
+        return max(0.0, float(raw))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, parsedate_to_datetime(raw).timestamp() - time.time())
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+
+
+def _duration(seconds: float) -> str:
+    if seconds >= 5400:
+        return f"{seconds / 3600:.1f} hours"
+    if seconds >= 90:
+        return f"{round(seconds / 60)} minutes"
+    return f"{seconds:.0f} seconds"
 
 
 def malformed(request: Request, what: str, hint: str) -> errors.MalformedResponse:

@@ -14,6 +14,7 @@ import atexit
 import contextlib
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -201,6 +202,35 @@ def answers(base_url: str, timeout: float = 1.0) -> bool:
         return False
 
 
+_SECRET_NAME = re.compile(r"(API_?KEY|_KEY$|TOKEN|SECRET|PASSWORD|CREDENTIAL)", re.IGNORECASE)
+
+
+def engine_env() -> dict[str, str]:
+    """The engine's environment: ours without any provider key or secret-looking variable (the engine needs
+    none, and another process's environment is readable in /proc by the same user) and without the variables
+    llama_cpp.server would read as its own settings."""
+    from helpers import catalog
+
+    keys = {p.key_var for p in catalog.providers().values() if p.key_var}
+    return {k: v for k, v in os.environ.items()
+            if k.lower() not in _SERVER_ENV and k not in keys and not _SECRET_NAME.search(k)}
+
+
+def stop_on_sigterm() -> None:
+    """Make SIGTERM end this process through its exit hooks, so an engine it started on demand is stopped
+    too (only from the main thread, and only when nobody else handles SIGTERM)."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        return
+
+    def ended(signum: int, frame: object) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, ended)
+
+
 def launch(model: Path, port: int, alias: str, log: Path, timeout: float = START_TIMEOUT) -> EngineState:
     """Start an engine in its own process group and wait until ``/v1/models`` answers.
 
@@ -209,7 +239,7 @@ def launch(model: Path, port: int, alias: str, log: Path, timeout: float = START
     if not port_free(port):
         raise _port_in_use(port)
     log.parent.mkdir(parents=True, exist_ok=True)
-    env = {k: v for k, v in os.environ.items() if k.lower() not in _SERVER_ENV}
+    env = engine_env()
     with open(log, "wb") as out:
         proc = subprocess.Popen(command(model, port, alias), stdin=subprocess.DEVNULL, stdout=out,
                                 stderr=subprocess.STDOUT, env=env, start_new_session=True)
@@ -349,6 +379,7 @@ def _own(state: EngineState) -> None:
     if _atexit_pid != os.getpid():
         _atexit_pid = os.getpid()
         atexit.register(_stop_owned)
+    stop_on_sigterm()
 
 
 def ensure(model_id: str = DEFAULT_ALIAS) -> EngineState:

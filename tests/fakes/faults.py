@@ -13,7 +13,8 @@ __all__ = ["FAULT_KINDS", "Answer", "Fault", "Recorded", "content_text", "defaul
 DEFAULT_REASONING = "The user wants an answer. Let me think step by step."
 MALFORMED = b'{"id": "chatcmpl-broken", "object": "chat.completion", "choices": [{"index": 0, "mess'
 FAULT_KINDS = ("ok", "status", "malformed", "empty_choices", "no_usage", "empty_content", "think",
-               "reasoning_field", "length", "timeout", "slow_first_byte", "cut_stream", "close")
+               "reasoning_field", "length", "timeout", "slow_first_byte", "cut_stream", "close",
+               "drip", "raw", "redirect_loop", "cut_body", "bad_gzip")
 
 # code -> (message, type, param, code); {model} and {key} are filled in.
 ERRORS: dict[int, tuple[str, str, str | None, str | None]] = {
@@ -73,6 +74,37 @@ class Fault:
     reasoning: str | None = None  # think / reasoning_field
     usage: Mapping[str, int] | None = None  # prompt_tokens, completion_tokens, cached_tokens, ...
     model: str | None = None  # model name reported in the response
+    raw_usage: Any = None  # the usage object sent as is (odd values: negative, strings, floats, bools)
+
+    @classmethod
+    def drip(cls, seconds: float = 1.0) -> Fault:
+        """A whole, valid chat completion sent one byte every `seconds` (a read timeout never fires)."""
+        return cls("drip", seconds=seconds)
+
+    @classmethod
+    def raw(cls, body: bytes | str, headers: Mapping[str, str] | None = None, code: int = 200) -> Fault:
+        """`body` sent as is with `headers` (HTML on a 200, bad gzip, JSON of another shape...)."""
+        return cls("raw", code=code, body=body, headers=headers)
+
+    @classmethod
+    def redirect_loop(cls) -> Fault:
+        """307 back to the same URL (the method kept), for ever."""
+        return cls("redirect_loop")
+
+    @classmethod
+    def cut_body(cls) -> Fault:
+        """Headers promise a body longer than what is sent; then the connection closes."""
+        return cls("cut_body")
+
+    @classmethod
+    def bad_gzip(cls) -> Fault:
+        """Content-Encoding: gzip on a body that is not gzip."""
+        return cls("bad_gzip")
+
+    @classmethod
+    def odd_usage(cls, usage: Any, text: str | None = None) -> Fault:
+        """A normal answer whose usage object is `usage`, sent as is."""
+        return cls("ok", raw_usage=usage, text=text)
 
     @classmethod
     def ok(cls, *, text: str | None = None, usage: Mapping[str, int] | None = None,

@@ -348,8 +348,25 @@ class FakeOpenAI:
         h.send_json(fault.code, {"error": err["message"]} if native else {"error": err}, headers)
 
     def _pre_fault(self, h: _Handler, fault: Fault, model: str, *, native: bool) -> bool:
-        """Apply close/timeout/status; True if the request has been answered."""
+        """Apply close/timeout/status and the transport faults; True if the request has been answered."""
         if fault.kind == "close":
+            h.drop()
+            return True
+        if fault.kind == "redirect_loop":
+            h.send_bytes(307, b"", "text/plain", {"Location": h.path})
+            return True
+        if fault.kind == "raw":
+            data = fault.body.encode() if isinstance(fault.body, str) else bytes(fault.body or b"")
+            h.send_bytes(fault.code, data, (fault.headers or {}).get("Content-Type", "text/html"),
+                         {k: v for k, v in (fault.headers or {}).items() if k != "Content-Type"})
+            return True
+        if fault.kind == "bad_gzip":
+            h.send_bytes(200, b"this is not gzip at all" * 4, "application/json", {"Content-Encoding": "gzip"})
+            return True
+        if fault.kind == "cut_body":
+            h._head(200, "application/json", None, 5000)
+            h.wfile.write(b'{"id": "chatcmpl-cut", "object": "chat.completion", "choices": [')
+            h.wfile.flush()
             h.drop()
             return True
         if fault.kind == "timeout":
@@ -433,7 +450,15 @@ class FakeOpenAI:
                 {"index": 0, "message": message, "logprobs": None, "finish_reason": ans.finish}],
         }
         if fault.kind != "no_usage":
-            out["usage"] = usage_body(ans.usage)
+            out["usage"] = usage_body(ans.usage) if fault.raw_usage is None else fault.raw_usage
+        if fault.kind == "drip":
+            data = json.dumps(out).encode()
+            h._head(200, "application/json", None, len(data))
+            for i in range(len(data)):
+                self._sleep(fault.seconds)
+                h.wfile.write(data[i:i + 1])
+                h.wfile.flush()
+            return
         h.send_json(200, out)
 
     def _new_id(self) -> str:
@@ -455,7 +480,8 @@ class FakeOpenAI:
             events += [chunk({"content": p}) for p in pieces(ans.text)]
             events.append(chunk({}, ans.finish))
         if include_usage and fault.kind != "no_usage":
-            events.append({**base, "choices": [], "usage": usage_body(ans.usage)})
+            events.append({**base, "choices": [],
+                           "usage": usage_body(ans.usage) if fault.raw_usage is None else fault.raw_usage})
         h.begin_stream("text/event-stream; charset=utf-8", {"Cache-Control": "no-cache"})
         first = max(self.first_byte_delay, fault.seconds if fault.kind == "slow_first_byte" else 0.0)
         for i, event in enumerate(events):
