@@ -151,6 +151,9 @@ class Runner:
         try:
             answer = await llm.ask_prepared_async(prepared, use_cache=False, run_id=self.run_id, cell=key,
                                                   store=self.store, worst=worst)
+        except ConfigError as exc:  # the run log cannot be written (checked before sending): stop, nothing lost
+            self._stop(str(exc))
+            return None
         finally:
             self.budget.settle(key, answer)
         self.outcome.sent += 1
@@ -201,20 +204,27 @@ async def run_async(config: CompareConfig, *, run_id: str | None = None, store: 
     resuming = run_id is not None
     run_id = run_id or start(config, store)
     out = out or sys.stdout
+    holder = store.take_lease(run_id)  # one process at a time: two resumes of a run never ask a cell twice
+    if holder is not None:
+        raise ConfigError(f"run {run_id} is being resumed elsewhere (by {holder})",
+                          hint="Wait until that process finishes (or stop it), then resume again; "
+                               "`compare --replay RUN_ID` shows what it holds so far.")
     print(f"run id: {run_id}", file=out, flush=True)
-    budget = run_budget(config, run_id, store)  # shared: batch cells hold their worst case while they wait
-    skip: frozenset[str] | set[str] = frozenset()
-    if batch:
-        skip = batches.submit(config, run_id, store, out, budget)
-    elif resuming:
-        skip = batches.collect(config, run_id, store, out, budget).skip
-    runner = Runner(config, run_id, store, progress=progress, out=out, skip=skip, budget=budget)
+    runner: Runner | None = None
     try:
+        budget = run_budget(config, run_id, store)  # shared: batch cells hold their worst case while they wait
+        skip: frozenset[str] | set[str] = frozenset()
+        if batch:
+            skip = batches.submit(config, run_id, store, out, budget)
+        elif resuming:
+            skip = batches.collect(config, run_id, store, out, budget).skip
+        runner = Runner(config, run_id, store, progress=progress, out=out, skip=skip, budget=budget)
         outcome = await runner.run()
-        return results.load(run_id, store, outcome=outcome)
     finally:
-        if runner.frozen:
+        store.drop_lease(run_id)
+        if runner is not None and runner.frozen:
             gc.unfreeze()
+    return results.load(run_id, store, outcome=outcome)
 
 
 def compare(models: Sequence[str], puzzles: str | PuzzleSet | Sequence[Puzzle] = "course", *,

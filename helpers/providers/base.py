@@ -163,10 +163,7 @@ class Adapter:
         try:
             return await asyncio.wait_for(self.exchange(request), timeout=request.timeout)
         except TimeoutError as exc:
-            raise errors.TimeoutFailed(
-                f"{request.spec} did not finish within {request.timeout:g} s (the deadline for the whole "
-                "exchange, retries included)",
-                hint="Raise the timeout (timeout=…, --timeout or LLMLAB_TIMEOUT) or try again.") from exc
+            raise describe(request, None, "timed out", TimeoutError()) from exc
 
     def complete(self, request: Request) -> Reply:
         """The blocking call: ``run`` (the exchange under its deadline) on the background loop."""
@@ -321,7 +318,8 @@ def describe(request: Request, status: int | None, message: str, exc: BaseExcept
     if broke is not None:
         return errors.ConnectionFailed(f"{where}: {broke[0]}", hint=broke[1])
     if isinstance(exc, TimeoutError) or "timed out" in lowered or "timeout" in lowered:
-        return errors.TimeoutFailed(f"{where} did not answer within {request.timeout:g} s",
+        return errors.TimeoutFailed(f"{where} did not answer within {request.timeout:g} s (a deadline for the whole "
+                                    "exchange, retries included)",
                                     hint="Raise the timeout (timeout=… or LLMLAB_TIMEOUT) or try again.")
     if p.name == "ollama":
         return errors.ConnectionFailed(

@@ -70,6 +70,10 @@ def _check_call(path: Path, number: int, call: Any) -> dict[str, Any]:
     where = f"{path}: line {number}"
     if not isinstance(call, dict):
         raise ConfigError(f"{where} is a JSON {type(call).__name__}, not a call record (an object)", hint=AGAIN)
+    unknown = sorted(set(call) - {*TEXT_FIELDS, *INT_FIELDS, *REAL_FIELDS, "type"})
+    if unknown:
+        raise ConfigError(f"{where}: the call has unknown fields {unknown[:5]}",
+                          hint="The file comes from a newer LLM Lab (update this one), or it was edited.")
     missing = [name for name in REQUIRED if call.get(name) in (None, "")]
     if missing:
         raise ConfigError(f"{where}: the call has no {', '.join(missing)}", hint=AGAIN)
