@@ -8,6 +8,7 @@ parameter) raises ConfigError at once. ``raise_errors=True`` raises call failure
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -47,13 +48,31 @@ def build_messages(prompt: str | Sequence[dict[str, Any]] | None, system: str | 
     else:
         raise errors.ConfigError(f"cannot ask with {type(prompt).__name__} {prompt!r:.40}",
                                  hint="Pass a prompt string or a non-empty list of {'role', 'content'} messages.")
+    messages = [_encodable(m) for m in messages]
     if system is not None:
         if not isinstance(system, str):
             raise errors.ConfigError("the system prompt must be a string",
                                      hint="Pass the system prompt as text, e.g. system='Answer briefly.'")
         if system.strip():
-            messages = [{"role": "system", "content": system}, *[m for m in messages if m["role"] != "system"]]
+            messages = [{"role": "system", "content": _SURROGATE.sub("\ufffd", system)},
+                        *[m for m in messages if m["role"] != "system"]]
     return messages
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _encodable(message: dict[str, Any]) -> dict[str, Any]:
+    """A message whose text a request can carry: lone UTF-16 surrogates (e.g. in an earlier answer that a
+    conversation passes on) become U+FFFD; no encoder would send them."""
+    content = message.get("content")
+    if isinstance(content, str) and _SURROGATE.search(content):
+        return {**message, "content": _SURROGATE.sub("\ufffd", content)}
+    if isinstance(content, list):
+        blocks = [{**b, "text": _SURROGATE.sub("\ufffd", b["text"])}
+                  if isinstance(b, dict) and isinstance(b.get("text"), str) else b for b in content]
+        return {**message, "content": blocks}
+    return message
 
 
 def _number(name: str, value: Any, low: float, high: float, integer: bool = False) -> Any:

@@ -206,9 +206,12 @@ def pull(name: str, url: str | None = None, progress: bool = True, timeout: floa
                                           hint="Run the pull again; Ollama resumes where it stopped.") from exc
         raise _not_running(root, exc) from exc
     except ValueError as exc:
-        raise errors.MalformedResponse(f"Ollama sent a progress line that is not JSON: {exc}") from exc
+        raise errors.MalformedResponse(f"{root} sent a progress line that is not JSON ({exc}), not Ollama's API",
+                                       hint=NOT_OLLAMA) from exc
     finally:
         bars.close()
+    if events and not any("status" in e for e in events):
+        raise _not_ollama(root, "/api/pull", events[0])
     if not events or events[-1].get("status") != "success":
         raise errors.MalformedResponse(f"the pull of {name} ended without 'success'",
                                        hint="Run it again, or check `ollama list`.")

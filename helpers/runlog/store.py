@@ -146,7 +146,7 @@ class Store:
         return conn
 
     def _unusable(self, exc: Exception) -> ConfigError:
-        if isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.OperationalError):
+        if isinstance(exc, sqlite3.DatabaseError) and "malformed" in str(exc):
             return damaged(self.path, exc)
         return ConfigError(f"the run log {self.path} cannot be opened: {exc}",
                            hint="Point LLMLAB_DB at a SQLite file in a folder you can write to, or unset it "
