@@ -177,10 +177,14 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 def csv_cell(value: object) -> object:
     """A CSV cell that no spreadsheet runs: text starting with = + - @ tab or CR gets a leading apostrophe
-    (OWASP's advice); numbers and everything else pass unchanged. The one CSV sanitiser."""
-    if isinstance(value, str) and value.startswith(FORMULA_START):
-        return "'" + value
-    return value
+    (OWASP's advice), and a bare CR becomes a newline (pandas leaves a CR unquoted, so a spreadsheet would
+    start a new row, and maybe a formula, there); numbers and everything else pass unchanged. The one CSV
+    sanitiser."""
+    if not isinstance(value, str):
+        return value
+    if value.startswith(FORMULA_START):
+        value = "'" + value
+    return value.replace("\r\n", "\n").replace("\r", "\n") if "\r" in value else value
 
 
 def csv_frame(frame: Any) -> Any:

@@ -21,7 +21,6 @@ from helpers.compare import runner
 from helpers.errors import ConfigError
 from helpers.providers import base
 from helpers.runlog import store as run_log
-from helpers.runlog import transfer
 from tests.fakes.openai_server import FakeOpenAI, Fault
 
 PUZZLES = "- id: sum\n  prompt: Sum of 1 to 10?\n  answer: 55\n  grader: numeric\n" \
