@@ -82,7 +82,7 @@ def test_ollama_speed_prints_no_active_sequence(fake_ollama, monkeypatch, capsys
     monkeypatch.setenv("OLLAMA_BASE_URL", fake_ollama.root_url)
     fake_ollama.reply = lambda body: HOSTILE
     assert main(["ollama", "speed", "-m", "llama3.2", "hi"]) == 0
-    out, err = capsys.readouterr()
+    out = capsys.readouterr().out
     assert inert(out) and "␛]0;pwned" in out
 
 
