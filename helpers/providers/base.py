@@ -112,6 +112,11 @@ class PromptCache:
     usage_fields: tuple[str, ...]
 
 
+# What an SDK raises from inside its own call when a body is not the shape it expects (e.g. google-genai on a
+# JSON `true`): the provider's body, not our bug, since none of our code runs inside the awaited SDK call.
+SDK_DECODING: tuple[type[BaseException], ...] = (ValueError, TypeError, KeyError, AttributeError, IndexError)
+
+
 class Adapter:
     """One API family. Subclasses set the declarations and implement ``exchange``."""
 
@@ -182,7 +187,7 @@ class Adapter:
             return await call
         except self.sdk_errors() as exc:
             raise self.map_error(request, exc) from exc
-        except ValueError as exc:  # raised inside the SDK while decoding the body: the provider's, not ours
+        except SDK_DECODING as exc:  # raised inside the SDK while decoding the body: the provider's, not ours
             scrub(exc)
             raise malformed(request, f"the response could not be read ({type(exc).__name__}: {str(exc)[:200]})",
                             self.unreadable_hint) from exc
@@ -191,7 +196,7 @@ class Adapter:
         """The events of an SDK stream. A failure before any text is reported as the error it is; after
         some text, the stream counts as cut (``state.cut``) and the partial answer is kept."""
         iterator = stream.__aiter__()
-        failures: tuple[type[BaseException], ...] = (*self.sdk_errors(), ValueError)  # ValueError: a bad event
+        failures: tuple[type[BaseException], ...] = (*self.sdk_errors(), *SDK_DECODING)  # a bad event
         while True:
             try:
                 event = await iterator.__anext__()
@@ -237,6 +242,15 @@ def count(value: Any) -> int | None:
     if not isinstance(value, int) or not 0 <= value <= MAX_COUNT:
         return None
     return int(value)
+
+
+def usage_dict(raw: Any) -> dict[str, Any]:
+    """A usage body as a dict (an SDK object is dumped); anything else (a list, a string) is an empty dict."""
+    if isinstance(raw, dict):
+        return raw
+    dump = getattr(raw, "model_dump", None)
+    data = dump(warnings=False) if callable(dump) else None
+    return data if isinstance(data, dict) else {}
 
 
 def counted(usage: Usage) -> Usage:
@@ -552,6 +566,7 @@ def safe_reply(reply: Reply) -> Reply:
     if len(text) > cap or len(reasoning) > cap:
         text, reasoning = text[:cap], reasoning[:cap]
         notes["truncated"] = TRUNCATED
+    model, finish = reply.model_reported, reply.finish_reason  # an SDK builds these unvalidated: any JSON
     return replace(reply, text=redact(text), reasoning=redact(reasoning), usage=counted(reply.usage),
-                   model_reported=redact(reply.model_reported) if reply.model_reported else reply.model_reported,
-                   notes=notes)
+                   model_reported=redact(model) if isinstance(model, str) and model else None,
+                   finish_reason=finish if isinstance(finish, str) else None, notes=notes)

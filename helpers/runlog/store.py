@@ -68,6 +68,8 @@ def storable(value: Any) -> tuple[Any, bool]:
     """(value SQLite can store, changed?): lone UTF-16 surrogates (from a ``\\ud800`` escape) become U+FFFD."""
     if isinstance(value, str) and _SURROGATE.search(value):
         return _SURROGATE.sub("\ufffd", value), True
+    if value is not None and not isinstance(value, (str, int, float, bytes)):  # not a SQLite type: kept as JSON
+        return storable(json.dumps(value, default=str))[0], True
     return value, False
 
 
