@@ -32,7 +32,7 @@ def groq(fake_openai_factory, monkeypatch: pytest.MonkeyPatch) -> FakeOpenAI:  #
     """A loopback server standing in for groq (the key is set)."""
     server = fake_openai_factory()
     monkeypatch.setenv("GROQ_BASE_URL", server.base_url)
-    monkeypatch.setenv("GROQ_API_KEY", "gsk_test0123456789abcdef")
+    monkeypatch.setenv("GROQ_API_KEY", "fake-groq-key-0123456789")
     return server
 
 
@@ -126,8 +126,8 @@ def test_bad_base_url_is_a_config_error_naming_the_variable(fake_openai_factory,
                                                            puzzles: Path, name: str, url: str, says: str) -> None:
     good = fake_openai_factory()
     monkeypatch.setenv("OPENAI_BASE_URL", good.base_url)
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test0123456789abcdef")
-    monkeypatch.setenv("GROQ_API_KEY", "gsk_test0123456789abcdef")
+    monkeypatch.setenv("OPENAI_API_KEY", "fake-openai-key-0123456789")
+    monkeypatch.setenv("GROQ_API_KEY", "fake-groq-key-0123456789")
     monkeypatch.setenv("GROQ_BASE_URL", url)
     answer = llm.ask("groq/m", "hi", use_cache=False)
     assert answer.error_kind == "config" and "GROQ_BASE_URL" in answer.error and says in answer.error
@@ -266,9 +266,9 @@ def test_a_stored_config_with_a_bad_repeat_is_refused(tmp_path: Path, capsys, re
 
 
 # -- .env saved oddly; deeply nested puzzles ------------------------------------------------------------------
-ENV_FILES = [("utf16", "OPENAI_API_KEY=sk-test0123456789abcdef\n# café\n".encode("utf-16"), "UTF-16"),
-             ("cp1252", "# café\nOPENAI_API_KEY=sk-test0123456789abcdef\n".encode("cp1252"), "Windows-1252"),
-             ("nul", b"OPENAI_API_KEY=sk-test0123456789abcdef\n\x00\n# x\n", "NUL bytes")]
+ENV_FILES = [("utf16", "OPENAI_API_KEY=fake-openai-key-0123456789\n# café\n".encode("utf-16"), "UTF-16"),
+             ("cp1252", "# café\nOPENAI_API_KEY=fake-openai-key-0123456789\n".encode("cp1252"), "Windows-1252"),
+             ("nul", b"OPENAI_API_KEY=fake-openai-key-0123456789\n\x00\n# x\n", "NUL bytes")]
 
 
 @pytest.mark.parametrize(("name", "data", "says"), ENV_FILES, ids=[c[0] for c in ENV_FILES])
@@ -278,7 +278,7 @@ def test_an_oddly_saved_env_file_still_works(tmp_path: Path, monkeypatch: pytest
     env.write_bytes(data)
     monkeypatch.setenv("LLMLAB_ENV_FILE", str(env))
     assert main(["ask", "-m", "stub/gpt-35-turbo", "Where were the 2012 Olympics?"]) == 0
-    assert os.environ.get("OPENAI_API_KEY") == "sk-test0123456789abcdef"
+    assert os.environ.get("OPENAI_API_KEY") == "fake-openai-key-0123456789"
     main(["keys"])
     out = capsys.readouterr().out
     assert says in out and "UTF-8" in out

@@ -24,13 +24,14 @@ from helpers import display, llm
 from helpers.cli import main
 from helpers.compare import runner
 from helpers.compare.config import make_config, start
+from helpers.keys import mask
 from helpers.providers import local_engine
 from helpers.runlog import store as run_log
 from helpers.runlog import transfer
 from tests.fakes.openai_server import FakeOpenAI, Fault
 
 ROOT = Path(__file__).resolve().parent.parent
-KEY = "gsk_secret0123456789abcdef"
+KEY = "fake-groq-secret-0123456789"
 HOSTILE = ("\x1b]0;pwned\x07\x1b[2J\x1b]8;;http://evil.example\x1b\\click\x1b]8;;\x1b\\ \u202egnp.exe "
            "\x9b31m \x1bP+q544e\x1b\\ done")
 ACTIVE = ("\x1b", "\x9b", "\x9d", "\u202e", "\x07")
@@ -169,7 +170,7 @@ def test_a_key_echoed_in_a_successful_answer_is_redacted(groq: FakeOpenAI, capsy
     groq.default = Fault.ok(text=f"Your key is {KEY}, thanks.")
     assert main(["ask", "-m", "groq/m", "--no-cache", "hi"]) == 0
     out = capsys.readouterr().out
-    assert groq.last.api_key == KEY and KEY not in out and "gsk_secr" in out
+    assert groq.last.api_key == KEY and KEY not in out and mask(KEY) in out
     assert not any(KEY in json.dumps(r) for r in run_log.default().calls())
 
 
