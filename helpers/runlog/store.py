@@ -175,7 +175,7 @@ class Store:
         return settings.home() / "spool" / f"{self.path.stem}-{tag}.jsonl"
 
     def _spool(self, row: dict[str, Any], exc: BaseException) -> Path | None:
-        line = json.dumps({"row": row, "run_kind": "session", "error": str(exc)[:300]}) + "\n"
+        line = json.dumps({"row": row, "error": str(exc)[:300]}) + "\n"
         for target in (self.spool_path, Path(tempfile.gettempdir()) / "llmlab-spool" / self.spool_path.name):
             try:
                 target.parent.mkdir(parents=True, exist_ok=True)
