@@ -29,6 +29,7 @@ from helpers.providers.base import (
     malformed,
     sdk_headers,
     sdk_message,
+    usage_dict,
     whole_reply,
 )
 
@@ -123,21 +124,29 @@ class _Stream(StreamState):
         self.raw_usage: dict[str, Any] = {}
 
     def add_event(self, event: Any) -> None:
+        """One stream event; the SDK builds events without validating them, so every field is read as
+        possibly missing or of another type (a body of another shape yields no text, not a traceback)."""
         kind = getattr(event, "type", None)
+        text = lambda value: value if isinstance(value, str) else ""
         if kind == "message_start":
-            self.model = event.message.model
-            self.raw_usage = {k: v for k, v in wire.plain(event.message.usage).items() if v is not None}
-        elif kind == "content_block_start" and getattr(event.content_block, "type", None) == "text":
-            self.add(event.content_block.text or "")
+            message = getattr(event, "message", None)
+            self.model = text(getattr(message, "model", None)) or self.model
+            self.raw_usage = {k: v for k, v in usage_dict(getattr(message, "usage", None)).items() if v is not None}
+        elif kind == "content_block_start":
+            block = getattr(event, "content_block", None)
+            if getattr(block, "type", None) == "text":
+                self.add(text(getattr(block, "text", "")))
         elif kind == "content_block_delta":
-            delta = event.delta
-            if delta.type == "text_delta":
-                self.add(delta.text)
-            elif delta.type == "thinking_delta":
-                self.add(thought=delta.thinking)
+            delta = getattr(event, "delta", None)
+            if getattr(delta, "type", None) == "text_delta":
+                self.add(text(getattr(delta, "text", "")))
+            elif getattr(delta, "type", None) == "thinking_delta":
+                self.add(thought=text(getattr(delta, "thinking", "")))
         elif kind == "message_delta":
-            self.finish = _finish(event.delta.stop_reason) or self.finish
-            self.raw_usage.update({k: v for k, v in wire.plain(event.usage).items() if v is not None})  # cumulative
+            stop = getattr(getattr(event, "delta", None), "stop_reason", None)
+            self.finish = _finish(stop if isinstance(stop, str) else None) or self.finish
+            usage = usage_dict(getattr(event, "usage", None))
+            self.raw_usage.update({k: v for k, v in usage.items() if v is not None})  # cumulative counts
         else:
             return
         self.usage = parse_usage(self.raw_usage) if self.raw_usage else self.usage

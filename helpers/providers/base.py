@@ -245,11 +245,11 @@ def count(value: Any) -> int | None:
 
 
 def usage_dict(raw: Any) -> dict[str, Any]:
-    """A usage body as a dict (an SDK object is dumped); anything else (a list, a string) is an empty dict."""
-    if isinstance(raw, dict):
-        return raw
-    dump = getattr(raw, "model_dump", None)
-    data = dump(warnings=False) if callable(dump) else None
+    """A usage body as a plain dict (an SDK object read with ``wire.plain``); anything else (a list, a string)
+    is an empty dict."""
+    from helpers.providers import wire
+
+    data = wire.plain(raw)
     return data if isinstance(data, dict) else {}
 
 

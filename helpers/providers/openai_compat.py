@@ -157,7 +157,7 @@ class OpenAICompatible(Adapter):
             raise malformed(request, f"the response could not be read (not a chat completion: "
                                      f"{type(completion).__name__})", NOT_A_COMPLETION)
         choices = getattr(completion, "choices", None)
-        if not choices:
+        if not isinstance(choices, list) or not choices:  # built unvalidated by the SDK: any JSON
             raise malformed(request, "returned no choices",
                             "The server's response is not a chat completion; check the base URL.")
         choice = choices[0]
@@ -180,7 +180,8 @@ class OpenAICompatible(Adapter):
         if usage:
             state.usage = self.parse_usage(usage)
             state.notes.update(_charge(usage))
-        for choice in getattr(chunk, "choices", None) or []:
+        choices = getattr(chunk, "choices", None)
+        for choice in choices if isinstance(choices, list) else []:  # built unvalidated by the SDK: any JSON
             delta = getattr(choice, "delta", None)
             content = getattr(delta, "content", None) if delta is not None else None
             state.add(content if isinstance(content, str) else "", _reasoning_field(delta) if delta else "")
