@@ -334,6 +334,8 @@ def warm_request(spec: str) -> Request | None:
     provider = catalog.provider(parsed.provider)
     if provider.needs_key and not provider.api_key():
         return None
+    if base_url_problem(provider.base_url_var, provider.base_url) is not None:
+        return None  # its cells fail, recorded, naming the variable; no client is built for it
     return Request(provider=provider, model=parsed.model, messages=[], params=dict(parsed.params),
                    api_key=provider.api_key(), base_url=provider.base_url, spec=parsed.label)
 

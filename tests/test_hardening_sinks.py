@@ -246,7 +246,7 @@ MESSAGES = [
     ("bad-gzip", Fault.bad_gzip(), "connection", ("could not be decoded", "gzip")),
     ("redirect-loop", Fault.redirect_loop(), "connection", ("redirected the request in a loop", "base URL")),
     ("retry-after-hour", Fault.status(429, headers={"Retry-After": "3600"}), "rate_limit",
-     ("asks to wait 60 minutes", "Try again in 60 minutes")),
+     ("asks to wait 60 min", "Wait 60 min")),
 ]
 
 

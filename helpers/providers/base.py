@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import math
 import re
 import threading
 import time
@@ -26,6 +25,7 @@ from helpers.answer import Reply, Usage
 from helpers.catalog import Provider
 from helpers.keys import redact
 from helpers.providers import transport
+from helpers.providers.wire import count  # the one place counts become numbers (re-exported)
 from helpers.spec import answer_params
 
 T = TypeVar("T")
@@ -219,31 +219,6 @@ class Adapter:
 _THINK = re.compile(r"^\s*<think>(.*?)(?:</think>|$)", re.DOTALL)
 
 
-MAX_COUNT = 10**12  # more tokens than any call could use: a count above it is not believed
-
-
-def count(value: Any) -> int | None:
-    """The one place a provider's token count becomes a number: a whole number from 0 to MAX_COUNT, or None.
-
-    Providers (and servers that imitate them) send counts as ints, floats ("12.0"), strings ("12"), bools,
-    negatives or absurd sizes; whatever is not a plausible count is unknown (None), never an exception.
-    """
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, str):
-        text = value.strip()
-        if not re.fullmatch(r"\d{1,13}(\.0*)?", text):
-            return None
-        value = int(text.split(".")[0])
-    if isinstance(value, float):
-        if not math.isfinite(value) or value != int(value):
-            return None
-        value = int(value)
-    if not isinstance(value, int) or not 0 <= value <= MAX_COUNT:
-        return None
-    return int(value)
-
-
 def usage_dict(raw: Any) -> dict[str, Any]:
     """A usage body as a plain dict (an SDK object read with ``wire.plain``); anything else (a list, a string)
     is an empty dict."""
@@ -367,32 +342,6 @@ def transport_fault(exc: BaseException | None) -> tuple[str, str] | None:
             return _TRANSPORT[type(exc).__name__]
         exc = exc.__cause__ or exc.__context__
     return None
-
-
-def retry_after(exc: BaseException | None) -> float | None:
-    """Seconds a 429/503 response asks to wait (its Retry-After header, seconds or an HTTP date), or None."""
-    from email.utils import parsedate_to_datetime
-
-    headers = getattr(getattr(exc, "response", None), "headers", None)
-    raw = headers.get("retry-after") if headers is not None else None
-    if not raw:
-        return None
-    try:
-        return max(0.0, float(raw))
-    except ValueError:
-        pass
-    try:
-        return max(0.0, parsedate_to_datetime(raw).timestamp() - time.time())
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
-
-
-def _duration(seconds: float) -> str:
-    if seconds >= 5400:
-        return f"{seconds / 3600:.1f} hours"
-    if seconds >= 90:
-        return f"{round(seconds / 60)} minutes"
-    return f"{seconds:.0f} seconds"
 
 
 def malformed(request: Request, what: str, hint: str) -> errors.MalformedResponse:

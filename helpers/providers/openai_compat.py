@@ -35,7 +35,6 @@ from helpers.providers.base import (
     malformed,
     sdk_headers,
     sdk_message,
-    usage_dict,
     whole_reply,
 )
 

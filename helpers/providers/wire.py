@@ -11,6 +11,7 @@ places: tokens written to a prompt cache, OpenRouter's own charge, and thinking 
 from __future__ import annotations
 
 import email.utils
+import math
 import re
 import time
 from collections.abc import Mapping
@@ -134,15 +135,42 @@ def fmt_wait(seconds: float) -> str:
     return f"{seconds:.2g} s" if seconds < 1 else f"{round(seconds, 1):g} s"
 
 
+MAX_COUNT = 10**12  # more tokens than any call could use: a count above it is not believed
+
+
+def count(value: Any) -> int | None:
+    """The one place a provider's token count becomes a number: a whole number from 0 to MAX_COUNT, or None.
+
+    Providers (and servers that imitate them) send counts as ints, floats ("12.0"), strings ("12"), bools,
+    negatives or absurd sizes; whatever is not a plausible count is unknown (None), never an exception.
+    """
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        if not re.fullmatch(r"\d{1,13}(\.0*)?", text):
+            return None
+        value = int(text.split(".")[0])
+    if isinstance(value, float):
+        if not math.isfinite(value) or value != int(value):
+            return None
+        value = int(value)
+    if not isinstance(value, int) or not 0 <= value <= MAX_COUNT:
+        return None
+    return int(value)
+
+
 def usage_numbers(data: Mapping[str, Any]) -> dict[str, Any]:
     """Counts an OpenAI-style usage object holds, wherever the provider put them.
 
     Returns prompt / completion / cached / reasoning / cache_write tokens and the provider's own charge
     (None where absent). Thinking tokens that only show as ``total_tokens`` above prompt + completion are
     billed as output: they are added to the completion and counted as reasoning."""
-    prompt_details = data.get("prompt_tokens_details") or {}
-    completion_details = data.get("completion_tokens_details") or {}
-    prompt, completion = data.get("prompt_tokens"), data.get("completion_tokens")
+    prompt_details = data.get("prompt_tokens_details")
+    prompt_details = prompt_details if isinstance(prompt_details, Mapping) else {}
+    completion_details = data.get("completion_tokens_details")
+    completion_details = completion_details if isinstance(completion_details, Mapping) else {}
+    prompt, completion = count(data.get("prompt_tokens")), count(data.get("completion_tokens"))
     cached = prompt_details.get("cached_tokens")
     if cached is None:
         cached = data.get("prompt_cache_hit_tokens")  # DeepSeek
@@ -150,8 +178,8 @@ def usage_numbers(data: Mapping[str, Any]) -> dict[str, Any]:
     if written is None:
         written = prompt_details.get("cache_creation_tokens")
     reasoning = completion_details.get("reasoning_tokens")
-    total = data.get("total_tokens")
-    if isinstance(total, int) and isinstance(prompt, int) and isinstance(completion, int) and not reasoning:
+    total = count(data.get("total_tokens"))
+    if total is not None and prompt is not None and completion is not None and not reasoning:
         hidden = total - prompt - completion
         if hidden > 0:
             completion, reasoning = completion + hidden, hidden

@@ -59,7 +59,7 @@ TEXT_FIELDS = ("cell", "created_at", "spec", "provider", "model", "model_reporte
                "reasoning", "finish_reason", "cost_note", "error", "error_kind", "extra", "run_id")
 INT_FIELDS = ("incomplete", "prompt_tokens", "completion_tokens", "cached_tokens", "reasoning_tokens",
               "cache_write_tokens", "cache_hit", "offline")
-REAL_FIELDS = ("latency_s", "ttft_s", "cost_usd", "tracker_g", "ecologits_g_min", "ecologits_g_max",
+REAL_FIELDS = ("latency_s", "ttft_s", "tpot_s", "cost_usd", "tracker_g", "ecologits_g_min", "ecologits_g_max",
                "ecologits_kwh_min", "ecologits_kwh_max", "measured_g", "measured_kwh")
 REQUIRED = ("spec", "provider", "model", "request")
 AGAIN = "Export the run again with `python -m helpers runs export RUN_ID FILE` (the file looks edited or damaged)."
