@@ -220,11 +220,11 @@ async def run_async(config: CompareConfig, *, run_id: str | None = None, store: 
             skip = batches.collect(config, run_id, store, out, budget).skip
         runner = Runner(config, run_id, store, progress=progress, out=out, skip=skip, budget=budget)
         outcome = await runner.run()
+        return results.load(run_id, store, outcome=outcome)
     finally:
         store.drop_lease(run_id)
         if runner is not None and runner.frozen:
             gc.unfreeze()
-    return results.load(run_id, store, outcome=outcome)
 
 
 def compare(models: Sequence[str], puzzles: str | PuzzleSet | Sequence[Puzzle] = "course", *,
