@@ -112,8 +112,10 @@ def parse_usage(raw: Any) -> Usage:
                  cache_write_tokens=write, reasoning_tokens=count(details.get("thinking_tokens")))
 
 
-def _finish(stop_reason: str | None) -> str | None:
-    return FINISH.get(stop_reason or "", stop_reason)
+def _finish(stop_reason: Any) -> str | None:
+    if not isinstance(stop_reason, str):  # the SDK builds the message unvalidated: any JSON may be here
+        return None
+    return FINISH.get(stop_reason, stop_reason)
 
 
 class _Stream(StreamState):
