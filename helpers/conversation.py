@@ -310,7 +310,7 @@ class Conversation:
     def to_markdown(self) -> str:
         """The transcript for a notebook."""
         return "\n\n".join([*(turn_markdown(t, self.seats[t.seat].spec) for t in self.turns),
-                            f"<small>{self.summary()}</small>"])
+                            f"<small>{display.escape(self.summary())}</small>"])
 
     def _repr_markdown_(self) -> str:
         return self.to_markdown()
@@ -336,15 +336,15 @@ def turn_text(turn: Turn, spec: str, width: int = 100) -> str:
 
 def turn_markdown(turn: Turn, spec: str) -> str:
     """One turn for a notebook."""
-    head = f"**{turn.name}** · `{spec}`" + (" · opening line" if turn.opening else "")
+    head = f"**{display.escape(turn.name)}** · `{spec}`" + (" · opening line" if turn.opening else "")
     if turn.answer is not None:
-        head += display.tags(turn.answer)
-    body = "\n".join(f"> {line}" if line else ">" for line in turn.text.splitlines())
+        head += display.escape(display.tags(turn.answer))
+    body = "\n".join(f"> {display.escape(line)}" if line else ">" for line in turn.text.splitlines())
     parts = [head] + ([body] if body else [])
     if turn.error:
-        parts.append(f"> ⚠ {turn.error}")
+        parts.append(f"> ⚠ {display.md_text(turn.error)}")
     if turn.answer is not None:
-        parts.append(f"<small>{display.stats_line(turn.answer)}</small>")
+        parts.append(f"<small>{display.escape(display.stats_line(turn.answer))}</small>")
     return "\n\n".join(parts)
 
 

@@ -1,14 +1,79 @@
-"""Plain-text and Markdown renderings of answers, for terminals and notebooks."""
+"""Plain-text and Markdown renderings of answers, for terminals and notebooks.
+
+``escape`` is the one place where text becomes safe for a sink that reads characters as markup: Markdown
+shown in JupyterLab (where two `$` make a math span), a Markdown file, or a matplotlib label (where two `$`
+make mathtext, and an unbalanced one raises). Every Markdown and chart label the helpers produce passes
+what it did not write itself (model text, names, figures with `$`) through it.
+"""
 
 from __future__ import annotations
 
+import re
 import shutil
 import textwrap
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:  # only for annotations: answer.py renders itself through this module
     from helpers.answer import Answer
+
+Sink = Literal["notebook", "markdown", "table", "file-table", "prose", "chart"]
+# Characters that Markdown acts on anywhere in a line; a backslash escapes them (CommonMark).
+_INLINE_ACTIVE = set("\\`*_[]|~")
+_LINE_START = re.compile(r"^(\s*)([#+=-]|\d+[.)])", re.MULTILINE)  # headings, lists, setext underlines
+WORD_JOINER = "\u2060"  # invisible: keeps MathJax from reading \\begin{…} / \\end{…} in a page as LaTeX
+_HTML = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+
+
+def escape(text: object, sink: Sink = "notebook") -> str:
+    """``text`` shown literally in ``sink``; the one escaping function of LLM Lab.
+
+    - ``notebook``: Markdown that JupyterLab renders: Markdown's active characters are backslash-escaped,
+      HTML is neutralised, and ``$`` becomes ``\\\\$`` so that the page holds ``\\$``, which JupyterLab's
+      MathJax (processEscapes) shows as a dollar sign and never as the start of math; LaTeX delimiters
+      (``\\(``, ``\\[``, ``\\begin{``) are shown as written.
+    - ``markdown``: a Markdown file (GitHub, VS Code, JupyterLab's preview of a file): the same, with ``\\$``.
+    - ``table`` / ``file-table``: the same inside a Markdown table cell (line breaks become ``<br>``).
+    - ``prose``: Markdown of our own (formatting kept) that carries figures or names: only what starts math
+      is escaped, as for ``notebook``.
+    - ``chart``: a matplotlib label: ``$`` becomes ``\\$`` (no mathtext, no crash on an odd count).
+    """
+    text = "" if text is None else str(text)
+    if sink == "chart":
+        return text.replace("$", r"\$")
+    dollar = "\\$" if sink in ("markdown", "file-table") else "\\\\$"
+    text = text.replace("\\begin{", "\\" + WORD_JOINER + "begin{").replace("\\end{", "\\" + WORD_JOINER + "end{")
+    if sink == "prose":
+        for delimiter in ("\\(", "\\)", "\\[", "\\]"):  # \( → \\\( : a shown backslash, then an escaped bracket
+            text = text.replace(delimiter, "\\\\\\" + delimiter[1])
+        return text.replace("$", dollar)
+    out = []
+    after_backslash = False
+    for i, ch in enumerate(text):
+        if ch == "$":
+            out.append(dollar)
+        elif ch in _HTML:
+            out.append(_HTML[ch])
+        elif ch == "_" and text[i - 1:i].isalnum() and text[i + 1:i + 2].isalnum():
+            out.append(ch)  # inside a word (GROK_API_KEY) an underscore is no emphasis
+        elif (ch == ":" and text[i + 1:i + 3] == "//") or (ch == "." and text[i - 3:i].lower() == "www"):
+            out.append("\\" + ch)  # no autolink: inside one, escapes would show as backslashes
+        elif ch in _INLINE_ACTIVE or (after_backslash and ch in "()"):
+            # a second backslash in a row: a word joiner between, or the page shows one backslash for two
+            out.append((WORD_JOINER if ch == "\\" and after_backslash else "") + "\\" + ch)
+        elif ch == "\n" and sink in ("table", "file-table"):
+            out.append("<br>")
+        else:
+            out.append(ch)
+        after_backslash = ch == "\\"
+    if sink in ("table", "file-table"):
+        return "".join(out)
+    return _LINE_START.sub(_line_start, "".join(out))
+
+
+def _line_start(m: re.Match[str]) -> str:
+    mark = m.group(2)
+    return m.group(1) + (mark[:-1] + "\\" + mark[-1] if mark[0].isdigit() else "\\" + mark)
 
 
 def fmt_cost(value: float | None) -> str:
@@ -99,16 +164,21 @@ def answer_text(answer: Answer) -> str:
     return f"{head}\n{body}\n{stats_line(answer)}"
 
 
+def md_text(text: str) -> str:
+    """Hostile text as Markdown paragraphs in a notebook: escaped, its line breaks kept."""
+    return escape(text.strip()).replace("\n", "  \n")
+
+
 def answer_markdown(answer: Answer) -> str:
-    """A notebook rendering of one answer."""
-    head = f"**{answer.spec}**{tags(answer)}"
+    """A notebook rendering of one answer (everything it did not write itself escaped)."""
+    head = f"**{escape(answer.spec)}**{escape(tags(answer))}"
     if not answer.ok and not answer.text:
-        return f"{head}\n\n> ⚠ {answer.error}"
+        return f"{head}\n\n> ⚠ {md_text(answer.error or '')}"
     reasoning = ""
     if answer.reasoning:
-        reasoning = f"<details><summary>reasoning</summary>\n\n{answer.reasoning.strip()}\n\n</details>\n\n"
-    warn = f"\n\n> ⚠ {answer.error}" if not answer.ok else ""
-    return f"{head}\n\n{reasoning}{answer.text.strip()}{warn}\n\n<small>{stats_line(answer)}</small>"
+        reasoning = f"<details><summary>reasoning</summary>\n\n{md_text(answer.reasoning)}\n\n</details>\n\n"
+    warn = f"\n\n> ⚠ {md_text(answer.error or '')}" if not answer.ok else ""
+    return f"{head}\n\n{reasoning}{md_text(answer.text)}{warn}\n\n<small>{escape(stats_line(answer))}</small>"
 
 
 def side_by_side(answers: Sequence[Answer], width: int | None = None) -> str:
@@ -146,11 +216,11 @@ def side_by_side(answers: Sequence[Answer], width: int | None = None) -> str:
 
 
 def markdown_table(answers: Sequence[Answer]) -> str:
-    """Answers as one Markdown table (notebooks)."""
+    """Answers as one Markdown table (notebooks); every cell escaped."""
     head = "| model | answer | tokens | latency | cost | CO2e |\n|---|---|---|---|---|---|"
     rows = []
     for a in answers:
-        text = (a.text.strip() or f"⚠ {a.error}").replace("|", "\\|").replace("\n", "<br>")
-        rows.append(f"| {a.spec}{tags(a)} | {text} | {fmt_tokens(a)} | {fmt_s(a.latency_s)} | "
-                    f"{fmt_cost(a.cost_usd)} | {fmt_g(a.g_co2e)} |")
+        cells = [a.spec + tags(a), a.text.strip() or f"⚠ {a.error}", fmt_tokens(a), fmt_s(a.latency_s),
+                 fmt_cost(a.cost_usd), fmt_g(a.g_co2e)]
+        rows.append("| " + " | ".join(escape(c, "table") for c in cells) + " |")
     return "\n".join([head, *rows])

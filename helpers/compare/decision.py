@@ -24,6 +24,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from helpers import display
 from helpers.errors import ConfigError
 
 CRITERIA = ("accuracy", "cost", "latency", "energy", "emissions")
@@ -92,12 +93,12 @@ class Recommendation:
 
     def to_markdown(self) -> str:
         head = "| rank | model | score | " + " | ".join(CRITERIA) + " |\n|---|---|---|" + "---|" * len(CRITERIA)
-        rows = [f"| {r.rank} | {r.name} | {r.score:.2f} | "
+        rows = [f"| {r.rank} | {display.escape(r.name, 'table')} | {r.score:.2f} | "
                 + " | ".join(f"{r.scores[c]:.2f}" for c in CRITERIA) + " |" for r in self.ranking]
         return "\n".join([head, *rows])
 
     def _repr_markdown_(self) -> str:
-        return self.to_markdown() + "\n\n" + self.explain().replace("\n", "  \n")
+        return self.to_markdown() + "\n\n" + display.md_text(self.explain())
 
 
 def validate_weights(weights: Mapping[str, Any] | None) -> dict[str, float]:

@@ -335,7 +335,7 @@ class Comparison:
                 + self.uncertainty_text(markdown=True))
 
     def _repr_markdown_(self) -> str:
-        return f"**run {self.run_id}**\n\n" + self.markdown()
+        return f"**run {display.escape(self.run_id)}**\n\n" + self.markdown()
 
     def __str__(self) -> str:
         return self.table()
@@ -380,8 +380,9 @@ def text_table(head: list[str], rows: list[list[str]]) -> str:
     return "\n".join([line(head), line(["─" * w for w in widths]), *map(line, rows)])
 
 
-def md_table(head: list[str], rows: list[list[str]]) -> str:
-    esc = lambda c: str(c).replace("|", "\\|").replace("\n", " ")
+def md_table(head: list[str], rows: list[list[str]], sink: str = "table") -> str:
+    """A Markdown table, every cell escaped (``sink="file-table"`` for a Markdown file, "table" for a notebook)."""
+    esc = lambda c: display.escape(str(c).replace("\n", " "), sink)  # type: ignore[arg-type]
     return "\n".join(["| " + " | ".join(map(esc, head)) + " |", "|" + "---|" * len(head),
                       *("| " + " | ".join(map(esc, r)) + " |" for r in rows)])
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from helpers.answer import Answer, Range
+from helpers.display import escape
 from helpers.errors import LabError
 
 TOKENS_NOTE = ("EcoLogits counts output tokens only; the tracker counts prompt and completion tokens; "
@@ -109,8 +110,8 @@ def markdown(items: Iterable[Answer | Mapping[str, Any]], per_model: bool = Fals
     for r in rows(items, per_model):
         eco = ("n/a" if r.ecologits_g_min is None else f"{_mg(r.ecologits_g_min)} – {_mg(r.ecologits_g_max)}")
         wh = "n/a" if r.measured_wh_per_1k is None else f"{r.measured_wh_per_1k:.3g}"
-        lines.append(f"| {r.label} | {r.prompt_tokens} / {r.completion_tokens} | {_mg(r.tracker_g)} | {eco} | "
-                     f"{_mg(r.measured_g)} | {wh} |")
+        cells = [r.label, f"{r.prompt_tokens} / {r.completion_tokens}", _mg(r.tracker_g), eco, _mg(r.measured_g), wh]
+        lines.append("| " + " | ".join(escape(c, "table") for c in cells) + " |")
     return "\n".join(lines) + f"\n\n_{TOKENS_NOTE}_"
 
 
@@ -137,7 +138,7 @@ def chart(items: Iterable[Answer | Mapping[str, Any]], per_model: bool = True, a
             [mg(r.ecologits_g.max) - m if r.ecologits_g else 0 for m, r in zip(mids, data)]]
     ax.bar(list(xs), mids, width, yerr=errs, capsize=3, label="EcoLogits (out tokens, min–max)")
     ax.bar([x + width for x in xs], [mg(r.measured_g) for r in data], width, label="measured (CodeCarbon)")
-    ax.set_xticks(list(xs), [r.label for r in data], rotation=20, ha="right")
+    ax.set_xticks(list(xs), [escape(r.label, "chart") for r in data], rotation=20, ha="right")
     ax.set_ylabel("mg CO2e")
     if any(v > 0 for r in data for v in (mg(r.tracker_g), mg(r.ecologits_g_max), mg(r.measured_g))):
         ax.set_yscale("log")

@@ -208,6 +208,8 @@ class Browser:
             "const p = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden)');"
             "return !!p && p.querySelectorAll('.jp-Cell').length > 0;"), timeout, "the notebook to show")
         self.wait_idle(lab, timeout, need_kernel=True)
+        d.execute_script("document.querySelector('#jp-left-stack')?.classList.contains('lm-mod-hidden') || "
+                         "document.querySelector('.jp-SideBar.jp-mod-left .lm-TabBar-tab.lm-mod-current')?.click();")
 
     def run_all(self) -> None:
         """Run ▸ Run All Cells, through the menu as a student would."""
@@ -261,12 +263,14 @@ class Browser:
     def screenshot(self, path: Path, max_height: int = 16000) -> None:
         """The whole notebook in one PNG: the window is made as tall as the notebook, then photographed."""
         d = self.driver
+        outer = "document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-WindowedPanel-outer')"
         height = d.execute_script(
-            "const p = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-WindowedPanel-outer')"
-            " || document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook');"
-            "return p ? p.scrollHeight : 1000;")
-        d.set_window_size(1400, min(int(height) + 250, max_height))
+            "const cells = [...document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell')];"
+            "return cells.reduce((h, c) => h + c.getBoundingClientRect().height, 0);")
+        d.set_window_size(1400, min(int(height) + 300, max_height))
         time.sleep(0.8)
+        d.execute_script(f"const o = {outer}; if (o) o.scrollTop = 0;")
+        time.sleep(0.3)
         path.parent.mkdir(parents=True, exist_ok=True)
         d.save_screenshot(str(path))
         d.set_window_size(1400, 1000)

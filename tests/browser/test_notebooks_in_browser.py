@@ -128,3 +128,39 @@ def test_notebook_in_jupyterlab(path: Path, lab: tuple[harness.LabServer, harnes
     assert code and all(re.fullmatch(r"\[\d+\]:", c["prompt"]) or c["prompt"] == "" for c in code[:1])
     found = problems(report)
     assert not found, f"{rel} (screenshot {shot}):\n" + "\n".join(found)
+
+
+HOSTILE = ["cost $0.10 instead of $0.40, not $5", "$$E = mc^2$$ and \\(x^2\\) and \\[y\\]",
+           "**bold** _it_ `code` [link](http://x.org/a_b) ~~s~~ www.example.com/_x_", "<script>alert(1)</script> & <b>b</b>",
+           "# heading\n1. list\n- item\n> quote\n===", "a | b | c", "\\begin{equation}x\\end{equation}",
+           "back\\slash \\$ and \\\\ twice", "US$ 1,000 and 5 $ left; 50% off {braces}"]
+
+
+def test_escape_shows_text_literally_in_jupyterlab(lab: tuple[harness.LabServer, harness.Browser]) -> None:
+    """display.escape: what a model wrote (dollars, LaTeX, Markdown, HTML) is shown as written, never as math."""
+    import nbformat
+
+    server, browser = lab
+    source = ("from IPython.display import Markdown, display\nfrom helpers.display import escape\n"
+              f"HOSTILE = {HOSTILE!r}\n"
+              "for h in HOSTILE:\n    display(Markdown(escape(h)))\n"
+              "display(Markdown(escape('our **own** words: $0.10 instead of $0.40, \\\\(x\\\\)', 'prose')))\n"
+              "display(Markdown('| a | b |\\n|---|---|\\n| ' + escape(HOSTILE[0] + '\\nnext', 'table') + ' | '"
+              " + escape('$2 | $3', 'table') + ' |'))\n")
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    (server.root / "probe").mkdir(exist_ok=True)
+    nbformat.write(nb, server.root / "probe" / "escape.ipynb")
+    try:
+        browser.open(server, "probe/escape.ipynb")
+        browser.run_all()
+        browser.wait_idle(server, 60)
+        outputs = browser.report()[0]["outputs"]
+        browser.screenshot(SHOTS / "probe__escape.png")
+    finally:
+        server.shutdown_kernels()
+    shown = [" ".join(o["text"].replace("\u2060", "").split()) for o in outputs]
+    assert [o["math"] for o in outputs] == [0] * (len(HOSTILE) + 2)
+    assert shown[:-2] == [" ".join(h.split()) for h in HOSTILE]
+    assert shown[-2] == "our own words: $0.10 instead of $0.40, \\(x\\)"
+    assert shown[-1] == "a b " + HOSTILE[0] + " next $2 | $3"
