@@ -92,6 +92,52 @@ def fmt_g(value: float | None) -> str:
     return f"{value * 1000:.2f} mg" if value < 0.1 else f"{value:.3f} g"
 
 
+def fmt_g_range(low: float | None, high: float | None) -> str:
+    """A min–max range of grams CO2e in one unit ("12.7–15.3 mg"), or 'n/a'."""
+    if low is None or high is None:
+        return "n/a"
+    if high < 0.1:
+        return f"{low * 1000:.3g}–{high * 1000:.3g} mg"
+    return f"{low:.3g}–{high:.3g} g"
+
+
+def imitated(answer: Answer) -> str | None:
+    """The model a recorded (stub) answer imitates, whose figures it carries; None for a real model."""
+    from helpers import catalog
+    from helpers.errors import LabError
+
+    try:
+        recorded = catalog.provider(answer.provider).offline
+    except LabError:
+        return None
+    return (answer.model_reported or answer.model) if recorded else None
+
+
+def co2e_parts(answer: Answer) -> list[tuple[str, str]]:
+    """Every emission figure of an answer, each with its method: [(method, figure)], [] when none."""
+    e = answer.emissions
+    parts = []
+    if e.measured_g is not None:
+        measured = answer.extra.get("measured") or {}
+        how = "sensor" if measured.get("sensor") else ("no power sensor: estimated power" if measured else "")
+        parts.append(("measured", f"{fmt_g(e.measured_g)} (CodeCarbon{', ' + how if how else ''})"))
+    if e.tracker_g is not None:
+        parts.append(("tracker", fmt_g(e.tracker_g)))
+    if e.ecologits_g_min is not None:
+        parts.append(("EcoLogits", fmt_g_range(e.ecologits_g_min, e.ecologits_g_max)))
+    return parts
+
+
+def co2e_text(answer: Answer) -> str:
+    """The emission figures on one line, each named ("tracker 0.369 g, EcoLogits 12.7–15.3 mg"), or 'n/a'."""
+    parts = co2e_parts(answer)
+    if not parts:
+        return "n/a"
+    text = ", ".join(f"{method} {figure}" for method, figure in parts)
+    model = imitated(answer)
+    return text + (f" (estimates for {model}, which this recorded answer imitates)" if model else "")
+
+
 def fmt_s(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.2f} s"
 
@@ -120,7 +166,8 @@ def fmt_tokens(answer: Answer) -> str:
     u = answer.usage
     if u.prompt_tokens is None and u.completion_tokens is None:
         return "n/a"
-    parts = [f"{u.prompt_tokens or 0} in", f"{u.completion_tokens or 0} out"]
+    parts = [f"{'n/a' if u.prompt_tokens is None else u.prompt_tokens} in",
+             f"{'n/a' if u.completion_tokens is None else u.completion_tokens} out"]  # unknown is n/a, never 0
     if u.cached_tokens:
         parts.append(f"{u.cached_tokens} cached")
     if u.reasoning_tokens:
@@ -149,7 +196,7 @@ def stats_line(answer: Answer) -> str:
     if answer.tpot_s is not None:
         bits.append(f"per token {fmt_ms(answer.tpot_s)}")
     bits.append(f"cost {cost_text(answer)}")
-    bits.append(f"CO2e {fmt_g(answer.g_co2e)}")
+    bits.append(f"CO2e {co2e_text(answer)}")
     return " · ".join(bits)
 
 
@@ -204,7 +251,7 @@ def side_by_side(answers: Sequence[Answer], width: int | None = None) -> str:
             stats = ([f"tokens   {fmt_tokens(a)}", f"latency  {fmt_s(a.latency_s)}"]
                      + ([f"1st tok  {fmt_s(a.ttft_s)}"] if a.ttft_s is not None else [])
                      + ([f"per tok  {fmt_ms(a.tpot_s)}"] if a.tpot_s is not None else [])
-                     + [f"cost     {cost_text(a)}", f"CO2e     {fmt_g(a.g_co2e)}"])
+                     + [f"cost     {cost_text(a)}"] + _co2e_lines(a))
             for line in stats:  # a long reason (cost n/a because …) wraps instead of being cut
                 lines.extend(textwrap.wrap(line, col, subsequent_indent=" " * 9) or [""])
         columns.append([line[:col] for line in lines])
@@ -215,12 +262,22 @@ def side_by_side(answers: Sequence[Answer], width: int | None = None) -> str:
     return "\n".join(rows)
 
 
+def _co2e_lines(answer: Answer) -> list[str]:
+    """The emission figures for a terminal column: one named method per line."""
+    parts = co2e_parts(answer)
+    if not parts:
+        return ["CO2e     n/a"]
+    lines = [f"{'CO2e' if i == 0 else '':<9}{method} {figure}" for i, (method, figure) in enumerate(parts)]
+    model = imitated(answer)
+    return lines + ([f"{'':<9}(estimates for {model}, which this recorded answer imitates)"] if model else [])
+
+
 def markdown_table(answers: Sequence[Answer]) -> str:
     """Answers as one Markdown table (notebooks); every cell escaped."""
     head = "| model | answer | tokens | latency | cost | CO2e |\n|---|---|---|---|---|---|"
     rows = []
     for a in answers:
         cells = [a.spec + tags(a), a.text.strip() or f"⚠ {a.error}", fmt_tokens(a), fmt_s(a.latency_s),
-                 fmt_cost(a.cost_usd), fmt_g(a.g_co2e)]
+                 cost_text(a), co2e_text(a)]
         rows.append("| " + " | ".join(escape(c, "table") for c in cells) + " |")
     return "\n".join([head, *rows])

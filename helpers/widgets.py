@@ -91,8 +91,12 @@ def answer_html(answer: Answer) -> str:
     rows = [("tokens", display.fmt_tokens(answer)), ("latency", display.fmt_s(answer.latency_s))]
     if answer.ttft_s is not None:
         rows.append(("first token", display.fmt_s(answer.ttft_s)))
-    rows += [("cost", display.fmt_cost(answer.cost_usd)), ("CO2e", display.fmt_g(answer.g_co2e))]
-    table = "".join(f"<tr><td>{k}</td><td>{html.escape(v)}</td></tr>" for k, v in rows)
+    rows.append(("cost", display.fmt_cost(answer.cost_usd)))
+    rows += [(f"CO2e, {method}", figure) for method, figure in display.co2e_parts(answer)] or [("CO2e", "n/a")]
+    model = display.imitated(answer)
+    if model:
+        rows.append(("", f"estimates for {model}, which this recorded answer imitates"))
+    table = "".join(f"<tr><td>{html.escape(k)}</td><td>{html.escape(v)}</td></tr>" for k, v in rows)
     parts.append(f"<table style='font-size:smaller'>{table}</table>")
     return "".join(parts)
 
