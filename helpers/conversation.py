@@ -240,8 +240,10 @@ class Conversation:
             stop: str | Callable[[Turn, list[Turn]], bool] | None = None,
             on_turn: Callable[[Turn], None] | None = None,
             on_text: Callable[[int, str], None] | None = None) -> Conversation:
-        """Play ``rounds`` rounds (every seat speaks once per round, in order). Returns self.
+        """Play ``rounds`` rounds (every seat speaks once per round, in turn). Returns self.
 
+        A round starts with the seat after the one that spoke last: after an opening line for seat 1 only,
+        seat 2 answers it (seat 1 never speaks twice in a row), and a second ``run`` carries on in turn.
         ``opening`` holds scripted first lines (one per seat, in order); ``stop`` ends the conversation
         after a turn that matches; ``on_turn`` sees each finished turn; ``on_text(seat, piece)`` streams.
         """
@@ -260,9 +262,12 @@ class Conversation:
             if on_turn is not None:
                 on_turn(turn)
         first = max((t.round for t in self.turns), default=0) + 1
+        start = (self.turns[-1].seat + 1) % len(self.seats) if self.turns else 0
+        order = [(start + j) % len(self.seats) for j in range(len(self.seats))]  # whoever spoke last waits
         self.ended_by = f"{rounds} round(s) done"
         for rnd in range(first, first + rounds):
-            for i, seat in enumerate(self.seats):
+            for i in order:
+                seat = self.seats[i]
                 if self._cancel.is_set():
                     self.ended_by = "stopped by the user"
                     return self
