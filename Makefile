@@ -54,7 +54,7 @@ $(GATEWAY_VENV)/.installed: deploy/litellm/requirements.txt
 	$(GATEWAY_VENV)/bin/python -m pip --disable-pip-version-check install --quiet -r deploy/litellm/requirements.txt
 	@touch $@
 
-# Student copies labs/NN_*.ipynb from labs/solutions/ (the solutions' outputs are stripped too).
+# The worked solutions labs/solutions/ and the student copies labs/NN_*.ipynb, both from labs/source/.
 labs: install
 	$(PY) scripts/make_labs.py
 
