@@ -103,6 +103,6 @@ def test_cli_ask_on_the_stub_shows_the_tracker_figure_and_the_ecologits_range(
     assert main(["ask", "-m", "stub/gpt-35-turbo", "What is the Olympic motto?"]) == 0
     out = capsys.readouterr().out
     lines = [line.strip() for line in out.splitlines()]
-    assert any(line.startswith("CO2e     tracker ") or line.startswith("CO2e tracker ") for line in out.splitlines())
+    assert any(line.startswith(("CO2e     tracker ", "CO2e tracker ")) for line in out.splitlines())
     assert any(line.startswith("EcoLogits ") and line.endswith(" mg") for line in lines), out
     assert "estimates for gpt-35-turbo" in out and "[offline]" in out
