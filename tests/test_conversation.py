@@ -165,7 +165,7 @@ def test_every_turn_is_in_the_run_log(three: dict[str, FakeOpenAI]) -> None:
     assert [r["provider"] for r in rows] == ["groq", "gemini", "openai"] * 2
     assert [r["cell"] for r in rows][:3] == ["round1/gpt-oss-20b", "round1/gemini-2.5-flash-lite", "round1/gpt-4.1-mini"]
     speakers = [t.seat for t in chat.turns]
-    assert speakers == [0, 1, 2, 0, 1, 2, 0] and all(a != b for a, b in zip(speakers, speakers[1:], strict=False))
+    assert speakers == [0, 1, 2, 0, 1, 2, 0]
     assert all(r["error"] is None and r["prompt_tokens"] > 0 for r in rows)
     openai_row = next(r for r in rows if r["provider"] == "openai")
     # the fake counts words: gpt-4.1-mini at $0.40/M in, $1.60/M out
