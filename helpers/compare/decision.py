@@ -51,6 +51,21 @@ class Candidate:
     def value(self, criterion: str) -> float | None:
         return getattr(self, FIELDS[criterion])
 
+    def figures(self) -> dict[str, str]:
+        """Each criterion's figure for reading (rounded, with its unit; 'n/a' when unknown)."""
+        return {c: "n/a" if self.value(c) is None else _fmt(c, self.value(c)) for c in CRITERIA}  # type: ignore[arg-type]
+
+    def __str__(self) -> str:
+        return f"{self.name}: " + ", ".join(f"{c} {v}" for c, v in self.figures().items())
+
+
+def candidates_markdown(items: Iterable[Candidate]) -> str:
+    """The candidates as a Markdown table of rounded figures, unknown as n/a (every cell escaped)."""
+    head = "| model | " + " | ".join(f"{c} ({UNITS[c]})" if UNITS[c] else c for c in CRITERIA) + " |"
+    rows = ["| " + " | ".join(display.escape(x, "table") for x in [c.name, *c.figures().values()]) + " |"
+            for c in items]
+    return "\n".join([display.escape(head, "prose"), "|---" * (len(CRITERIA) + 1) + "|", *rows])
+
 
 @dataclass
 class Ranked:
