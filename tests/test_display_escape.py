@@ -106,3 +106,11 @@ def test_cli_ask_on_the_stub_shows_the_tracker_figure_and_the_ecologits_range(
     assert any(line.startswith(("CO2e     tracker ", "CO2e tracker ")) for line in out.splitlines())
     assert any(line.startswith("EcoLogits ") and line.endswith(" mg") for line in lines), out
     assert "estimates for gpt-35-turbo" in out and "[offline]" in out
+
+
+def test_the_methods_table_says_where_codecarbons_power_came_from() -> None:
+    a = _answer("local", "smollm2", measured_g=0.00005, measured_kwh=1e-7)
+    a.extra["measured"] = {"sensor": False, "power_source": "no power sensor: CPU power estimated from its load"}
+    text = methods.markdown([a])
+    assert "CodeCarbon's power here: no power sensor: CPU power estimated from its load." in text
+    assert "| 1. local/smollm2 | n/a / 12 |" in text  # the unknown prompt count is n/a, not 0

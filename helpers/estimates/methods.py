@@ -53,8 +53,8 @@ class MethodRow:
 
     label: str
     calls: int
-    prompt_tokens: int
-    completion_tokens: int
+    prompt_tokens: int | None
+    completion_tokens: int | None
     tracker_g: float | None
     ecologits_g: Range | None
     measured_g: float | None
@@ -90,6 +90,11 @@ def _sum(values: list[Any]) -> float | None:
     return sum(known) if known else None
 
 
+def _sum_int(values: list[Any]) -> int | None:
+    known = [int(v) for v in values if v is not None]
+    return sum(known) if known else None  # unknown is n/a, never 0
+
+
 def rows(items: Iterable[Answer | Mapping[str, Any]], per_model: bool = False) -> list[MethodRow]:
     """Rows per call (or per model with ``per_model``) from Answers or run-log rows (dicts)."""
     groups: dict[str, list[Any]] = {}
@@ -100,8 +105,8 @@ def rows(items: Iterable[Answer | Mapping[str, Any]], per_model: bool = False) -
     for label, group in groups.items():
         out.append(MethodRow(
             label=label, calls=len(group),
-            prompt_tokens=sum(_get(x, "prompt_tokens") or 0 for x in group),
-            completion_tokens=sum(_get(x, "completion_tokens") or 0 for x in group),
+            prompt_tokens=_sum_int([_get(x, "prompt_tokens") for x in group]),
+            completion_tokens=_sum_int([_get(x, "completion_tokens") for x in group]),
             ecologits_g=Range.of(_sum([_get(x, "ecologits_g_min") for x in group]),
                                  _sum([_get(x, "ecologits_g_max") for x in group])),
             **{f: _sum([_get(x, f) for x in group]) for f in ("tracker_g", "measured_g", "measured_kwh")}))
@@ -112,17 +117,27 @@ def _mg(v: float | None) -> str:
     return "n/a" if v is None else f"{v * 1000:.3g} mg"
 
 
+def power_sources(items: Iterable[Answer | Mapping[str, Any]]) -> list[str]:
+    """Where CodeCarbon's power came from, for the measured answers among ``items`` (each source once)."""
+    found = [(item.extra.get("measured") or {}).get("power_source") for item in items if isinstance(item, Answer)]
+    return list(dict.fromkeys(s for s in found if s))
+
+
 def markdown(items: Iterable[Answer | Mapping[str, Any]], per_model: bool = False) -> str:
-    """A Markdown table of the three methods, with the note on what each counts."""
+    """A Markdown table of the three methods, with the note on what each counts (and, for measured answers,
+    where CodeCarbon's power came from: a sensor, or an estimate)."""
+    items = list(items)
     head = ("| call | tokens in / out | tracker (in+out) | EcoLogits (out only) | measured | Wh / 1k out |\n"
             "|---|---|---|---|---|---|")
     lines = [head]
     for r in rows(items, per_model):
         eco = ("n/a" if r.ecologits_g_min is None else f"{_mg(r.ecologits_g_min)} – {_mg(r.ecologits_g_max)}")
         wh = "n/a" if r.measured_wh_per_1k is None else f"{r.measured_wh_per_1k:.3g}"
-        cells = [r.label, f"{r.prompt_tokens} / {r.completion_tokens}", _mg(r.tracker_g), eco, _mg(r.measured_g), wh]
+        tokens = " / ".join("n/a" if n is None else str(n) for n in (r.prompt_tokens, r.completion_tokens))
+        cells = [r.label, tokens, _mg(r.tracker_g), eco, _mg(r.measured_g), wh]
         lines.append("| " + " | ".join(escape(c, "table") for c in cells) + " |")
-    return "\n".join(lines) + f"\n\n_{TOKENS_NOTE}_"
+    power = "".join(f" CodeCarbon's power here: {s}." for s in power_sources(items))
+    return "\n".join(lines) + f"\n\n_{escape(TOKENS_NOTE + power, 'prose')}_"
 
 
 def chart(items: Iterable[Answer | Mapping[str, Any]], per_model: bool = True, ax: Any = None) -> Any:
