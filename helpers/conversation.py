@@ -301,6 +301,9 @@ class Conversation:
         t = self.totals()
         cost = display.fmt_cost(t["cost_usd"]) if t["calls"] > t["cost_unknown"] else "n/a"
         grams = display.fmt_g(t["g_co2e"]) if t["calls"] > t["g_unknown"] else "n/a"
+        methods = list(dict.fromkeys(a.emissions.headline_method for a in self.answers if a.g_co2e is not None))
+        if methods:  # one figure per turn, summed: say which method each came from
+            grams += f" ({' + '.join(display.HEADLINE_METHODS.get(m, m) for m in methods if m)})"
         parts = [f"{t['calls']} call(s)", f"{t['failed']} failed", f"cost {cost}"
                  + (f" (+{t['cost_unknown']} unpriced)" if t["cost_unknown"] and cost != "n/a" else ""),
                  f"CO2e {grams}", f"run {self.run_id}"]

@@ -113,6 +113,10 @@ def imitated(answer: Answer) -> str | None:
     return (answer.model_reported or answer.model) if recorded else None
 
 
+HEADLINE_METHODS = {"measured": "CodeCarbon measurement", "EcoLogits": "EcoLogits midpoint",
+                    "tracker": "tracker factor"}  # the one figure a total sums per answer (Emissions.headline_g)
+
+
 def co2e_parts(answer: Answer) -> list[tuple[str, str]]:
     """Every emission figure of an answer, each with its method: [(method, figure)], [] when none."""
     e = answer.emissions

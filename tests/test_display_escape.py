@@ -114,3 +114,13 @@ def test_the_methods_table_says_where_codecarbons_power_came_from() -> None:
     text = methods.markdown([a])
     assert "CodeCarbon's power here: no power sensor: CPU power estimated from its load." in text
     assert "| 1. local/smollm2 | n/a / 12 |" in text  # the unknown prompt count is n/a, not 0
+
+
+def test_a_conversation_total_names_the_methods_it_sums() -> None:
+    from helpers.conversation import Conversation, make_seats
+
+    chat = Conversation(make_seats(["stub/gpt-35-turbo", "stub/gpt-4"])).run(rounds=1)
+    methods_used = {a.emissions.headline_method for a in chat.answers if a.g_co2e is not None}
+    assert methods_used, [a.emissions for a in chat.answers]
+    named = [display.HEADLINE_METHODS[m] for m in methods_used]
+    assert all(name in chat.summary() for name in named), chat.summary()

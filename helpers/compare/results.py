@@ -359,16 +359,12 @@ def _interval(low: Any, high: Any) -> str:
     return "n/a" if _missing(low) or _missing(high) else f"{float(low):.0%}–{float(high):.0%}"
 
 
-CO2E_METHODS = {"measured": "measured (CodeCarbon)", "EcoLogits": "EcoLogits midpoint",
-                "tracker": "tracker factor"}
-
-
 def co2e_method(cells: Any) -> str:
     """The method(s) behind a group of cells' g CO2e, named (a model whose figures are recorded answers of
     another model says so), or 'n/a'."""
     if "co2e_method" not in cells:  # a frame built without it (by hand, or by an older version)
         return "n/a"
-    methods = [CO2E_METHODS.get(m, str(m)) for m in dict.fromkeys(cells.co2e_method.dropna())]
+    methods = [display.HEADLINE_METHODS.get(m, str(m)) for m in dict.fromkeys(cells.co2e_method.dropna())]
     text = " + ".join(methods) or "n/a"
     providers = set(cells.provider.dropna()) if "provider" in cells else set()
     if methods and providers and all(_recorded(p) for p in providers):
