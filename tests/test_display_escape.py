@@ -7,11 +7,12 @@ that matplotlib takes any label.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from helpers import display
-from helpers.answer import Answer, Emissions, Usage
+from helpers.answer import Answer, Emissions, Range, Usage
 from helpers.cli import main
 from helpers.estimates import measure, methods
 
@@ -49,7 +50,7 @@ def test_charts_take_model_names_with_dollars(tmp_path: Path) -> None:
     assert labels == [r"custom/a\$b\$c", r"custom/odd\$one"] and (tmp_path / "chart.png").stat().st_size > 1000
 
 
-def _answer(provider: str = "openai", model: str = "gpt-4o-mini", **emissions: float) -> Answer:
+def _answer(provider: str = "openai", model: str = "gpt-4o-mini", **emissions: Any) -> Answer:
     return Answer(spec=f"{provider}/{model}", provider=provider, model=model, text="hi",
                   usage=Usage(prompt_tokens=None, completion_tokens=12), emissions=Emissions(**emissions))
 
@@ -59,7 +60,7 @@ def test_unknown_token_counts_are_na_not_zero() -> None:
 
 
 def test_every_emission_figure_names_its_method() -> None:
-    a = _answer(tracker_g=0.369, ecologits_g_min=0.0127, ecologits_g_max=0.0153)
+    a = _answer(tracker_g=0.369, ecologits_g=Range(0.0127, 0.0153))
     assert display.co2e_text(a) == "tracker 0.369 g, EcoLogits 12.7–15.3 mg"
     assert "CO2e tracker 0.369 g, EcoLogits 12.7–15.3 mg" in display.stats_line(a)
     assert display.co2e_text(_answer()) == "n/a"
