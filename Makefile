@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check
 
-.PHONY: demo test install install-dev bench bench-peers lint clean labs notebooks classroom-env gateway-env
+.PHONY: demo test browser-test install install-dev bench bench-peers lint clean labs notebooks classroom-env gateway-env
 
 $(PY):
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "LLM Lab needs Python 3.11 or newer (found " + sys.version.split()[0] + ")"'
@@ -36,7 +36,14 @@ demo: install
 	$(PY) -m helpers.compare.variants --report $(DEMO_VARIANTS)
 
 test: install-dev classroom-env
-	$(PY) -m pytest -q -n 2
+	$(PY) -m pytest -q -n 2 -m "not browser"
+	$(MAKE) browser-test
+
+# Every lesson and lab solution run in JupyterLab in headless Chromium (one server, one browser), asserting on
+# the rendered page; screenshots in screenshots/ (git-ignored). Installs Debian's chromium and chromium-driver
+# when missing and running as root (CI). About 6 minutes on 2 cores.
+browser-test: install-dev
+	$(PY) -m pytest -q -n 0 -m browser tests/browser
 
 # The classroom tests' tools: JupyterHub's proxy (npm, pinned by deploy/hub/package-lock.json) in
 # deploy/hub/node_modules, and the LiteLLM gateway in its own venv (its openai/httpx pins differ from ours).
@@ -54,7 +61,7 @@ $(GATEWAY_VENV)/.installed: deploy/litellm/requirements.txt
 	$(GATEWAY_VENV)/bin/python -m pip --disable-pip-version-check install --quiet -r deploy/litellm/requirements.txt
 	@touch $@
 
-# Student copies labs/NN_*.ipynb from labs/solutions/ (the solutions' outputs are stripped too).
+# The worked solutions labs/solutions/ and the student copies labs/NN_*.ipynb, both from labs/source/.
 labs: install
 	$(PY) scripts/make_labs.py
 

@@ -124,6 +124,15 @@ class Emissions:
         return {name: getattr(self, name) for name in EMISSION_COLUMNS}
 
     @property
+    def headline_method(self) -> str | None:
+        """The method behind ``headline_g``: "measured", "EcoLogits" (the range's midpoint) or "tracker"."""
+        if self.measured_g is not None:
+            return "measured"
+        if self.ecologits_g is not None:
+            return "EcoLogits"
+        return "tracker" if self.tracker_g is not None else None
+
+    @property
     def headline_g(self) -> float | None:
         """One figure for tables: measured, else the EcoLogits midpoint, else the tracker factor."""
         if self.measured_g is not None:

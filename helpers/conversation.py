@@ -240,8 +240,10 @@ class Conversation:
             stop: str | Callable[[Turn, list[Turn]], bool] | None = None,
             on_turn: Callable[[Turn], None] | None = None,
             on_text: Callable[[int, str], None] | None = None) -> Conversation:
-        """Play ``rounds`` rounds (every seat speaks once per round, in order). Returns self.
+        """Play ``rounds`` rounds (every seat speaks once per round, in turn). Returns self.
 
+        A round starts with the seat after the one that spoke last: after an opening line for seat 1 only,
+        seat 2 answers it (seat 1 never speaks twice in a row), and a second ``run`` carries on in turn.
         ``opening`` holds scripted first lines (one per seat, in order); ``stop`` ends the conversation
         after a turn that matches; ``on_turn`` sees each finished turn; ``on_text(seat, piece)`` streams.
         """
@@ -260,9 +262,12 @@ class Conversation:
             if on_turn is not None:
                 on_turn(turn)
         first = max((t.round for t in self.turns), default=0) + 1
+        start = (self.turns[-1].seat + 1) % len(self.seats) if self.turns else 0
+        order = [(start + j) % len(self.seats) for j in range(len(self.seats))]  # whoever spoke last waits
         self.ended_by = f"{rounds} round(s) done"
         for rnd in range(first, first + rounds):
-            for i, seat in enumerate(self.seats):
+            for i in order:
+                seat = self.seats[i]
                 if self._cancel.is_set():
                     self.ended_by = "stopped by the user"
                     return self
@@ -296,6 +301,9 @@ class Conversation:
         t = self.totals()
         cost = display.fmt_cost(t["cost_usd"]) if t["calls"] > t["cost_unknown"] else "n/a"
         grams = display.fmt_g(t["g_co2e"]) if t["calls"] > t["g_unknown"] else "n/a"
+        methods = list(dict.fromkeys(a.emissions.headline_method for a in self.answers if a.g_co2e is not None))
+        if methods:  # one figure per turn, summed: say which method each came from
+            grams += f" ({' + '.join(display.HEADLINE_METHODS.get(m, m) for m in methods if m)})"
         parts = [f"{t['calls']} call(s)", f"{t['failed']} failed", f"cost {cost}"
                  + (f" (+{t['cost_unknown']} unpriced)" if t["cost_unknown"] and cost != "n/a" else ""),
                  f"CO2e {grams}", f"run {self.run_id}"]
@@ -310,7 +318,7 @@ class Conversation:
     def to_markdown(self) -> str:
         """The transcript for a notebook."""
         return "\n\n".join([*(turn_markdown(t, self.seats[t.seat].spec) for t in self.turns),
-                            f"<small>{self.summary()}</small>"])
+                            f"<small>{display.escape(self.summary())}</small>"])
 
     def _repr_markdown_(self) -> str:
         return self.to_markdown()
@@ -336,15 +344,15 @@ def turn_text(turn: Turn, spec: str, width: int = 100) -> str:
 
 def turn_markdown(turn: Turn, spec: str) -> str:
     """One turn for a notebook."""
-    head = f"**{turn.name}** · `{spec}`" + (" · opening line" if turn.opening else "")
+    head = f"**{display.escape(turn.name)}** · `{spec}`" + (" · opening line" if turn.opening else "")
     if turn.answer is not None:
-        head += display.tags(turn.answer)
-    body = "\n".join(f"> {line}" if line else ">" for line in turn.text.splitlines())
+        head += display.escape(display.tags(turn.answer))
+    body = "\n".join(f"> {display.escape(line)}" if line else ">" for line in turn.text.splitlines())
     parts = [head] + ([body] if body else [])
     if turn.error:
-        parts.append(f"> ⚠ {turn.error}")
+        parts.append(f"> ⚠ {display.md_text(turn.error)}")
     if turn.answer is not None:
-        parts.append(f"<small>{display.stats_line(turn.answer)}</small>")
+        parts.append(f"<small>{display.escape(display.stats_line(turn.answer))}</small>")
     return "\n\n".join(parts)
 
 

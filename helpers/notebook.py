@@ -260,18 +260,21 @@ class Lab:
 
     def status_lines(self) -> list[str]:
         """The status as Markdown lines (keys masked)."""
+        from helpers import display
+
         lines = [f"**.env**: {self.env_file or 'none found (' + str(settings.env_file()) + '); every key is optional'}",
                  "", "**Keys set**"]
         for k in (k for k in self.key_status if k.is_set):
             lines.append(f"- `{k.variable}` `{k.shown}` ({', '.join(k.providers)})"
-                         + "".join(f"\n  - ⚠ {w}" for w in k.warnings))
+                         + "".join(f"\n  - ⚠ {display.escape(w, 'prose')}" for w in k.warnings))
         if not any(k.is_set for k in self.key_status):
             lines.append("- none: the offline models answer, and cells that need a key say so and skip")
         unset = [k.variable for k in self.key_status if not k.is_set]
         if unset:
             lines += ["", "**Keys not set**: " + ", ".join(f"`{v}`" for v in unset)]
         lines += ["", "**Offline**"]
-        lines += [f"- {s.name}: {'✓' if s.available else '✗'} {s.detail}" for s in self.services]
+        lines += [f"- {s.name}: {'✓' if s.available else '✗'} {display.escape(s.detail, 'prose')}"
+                  for s in self.services]
         lines += ["", "**Models these notebooks will use**"]
         lines += [f"{i}. `{c.spec}` — {c.label}" for i, c in enumerate(self.choices(), 1)] or ["- none"]
         lines += ["", "**Versions**: " + ", ".join(f"{k} {v}" for k, v in self.versions.items())]

@@ -181,13 +181,15 @@ class CacheReport:
         return "\n".join(lines)
 
     def to_markdown(self) -> str:
-        head = f"**Prompt caching · `{self.spec}`** · {self.source}" + ("" if self.live else " · **not a live cache**")
+        esc = display.escape
+        head = f"**Prompt caching · {esc(self.spec)}** · {esc(self.source)}" + ("" if self.live else " · **not a live cache**")
         table = ["| call | prompt | cached | written | output | cost | without cache |", "|---|--:|--:|--:|--:|--:|--:|"]
         for label, u, with_cache, without in self.rows():
             table.append(f"| {label} | {_n(u.prompt_tokens)} | {_n(u.cached_tokens)} | {_n(u.cache_write_tokens)} | "
-                         f"{_n(u.completion_tokens)} | {display.fmt_cost(with_cache)} | {display.fmt_cost(without)} |")
-        notes = "".join(f"\n\n> {n}" for n in self.notes)
-        return f"{head}\n\n" + "\n".join(table) + f"\n\n{self.headline()}{notes}"
+                         f"{_n(u.completion_tokens)} | {esc(display.fmt_cost(with_cache), 'table')} | "
+                         f"{esc(display.fmt_cost(without), 'table')} |")
+        notes = "".join(f"\n\n> {display.md_text(n)}" for n in self.notes)
+        return f"{head}\n\n" + "\n".join(table) + f"\n\n{display.md_text(self.headline())}{notes}"
 
     def _repr_markdown_(self) -> str:
         return self.to_markdown()

@@ -91,8 +91,12 @@ def answer_html(answer: Answer) -> str:
     rows = [("tokens", display.fmt_tokens(answer)), ("latency", display.fmt_s(answer.latency_s))]
     if answer.ttft_s is not None:
         rows.append(("first token", display.fmt_s(answer.ttft_s)))
-    rows += [("cost", display.fmt_cost(answer.cost_usd)), ("CO2e", display.fmt_g(answer.g_co2e))]
-    table = "".join(f"<tr><td>{k}</td><td>{html.escape(v)}</td></tr>" for k, v in rows)
+    rows.append(("cost", display.fmt_cost(answer.cost_usd)))
+    rows += [(f"CO2e, {method}", figure) for method, figure in display.co2e_parts(answer)] or [("CO2e", "n/a")]
+    model = display.imitated(answer)
+    if model:
+        rows.append(("", f"estimates for {model}, which this recorded answer imitates"))
+    table = "".join(f"<tr><td>{html.escape(k)}</td><td>{html.escape(v)}</td></tr>" for k, v in rows)
     parts.append(f"<table style='font-size:smaller'>{table}</table>")
     return "".join(parts)
 
@@ -252,6 +256,7 @@ class ConversationWidget(_Shown):
         self.add_button = w.Button(description="Add seat", icon="plus")
         self.remove_button = w.Button(description="Remove seat", icon="minus")
         self.rounds = w.IntSlider(value=rounds, min=1, max=20, description="Rounds")
+        self.max_tokens = w.IntText(value=200, description="Max tokens")  # per turn; 0: the provider's default
         self.style = w.Dropdown(options=list(STYLES), value="labelled", description="Style")
         self.opening = w.Text(placeholder="Optional opening line for the first seat", description="Opening",
                               layout=w.Layout(width="100%"))
@@ -265,7 +270,7 @@ class ConversationWidget(_Shown):
         self.remove_button.on_click(lambda _: self.remove_seat())
         self.start_button.on_click(lambda _: self.start())
         self.stop_button.on_click(lambda _: self.stop())
-        buttons = w.HBox([self.add_button, self.remove_button, self.rounds, self.style])
+        buttons = w.HBox([self.add_button, self.remove_button, self.rounds, self.max_tokens, self.style])
         self.widget = w.VBox([self.rows_box, buttons, self.opening, w.HBox([self.start_button, self.stop_button]),
                               self.status, self.transcript])
 
@@ -287,7 +292,10 @@ class ConversationWidget(_Shown):
             self.rows_box.children = self.rows_box.children[:-1]
 
     def seats(self) -> list[Seat]:
-        return [Seat(spec=r["model"].value, name=r["name"].value, persona=r["persona"].value) for r in self.seat_rows]
+        """The seats as set in the rows, each with the Max tokens limit (none when 0)."""
+        params = {"max_tokens": int(self.max_tokens.value)} if self.max_tokens.value and self.max_tokens.value > 0 else {}
+        return [Seat(spec=r["model"].value, name=r["name"].value, persona=r["persona"].value, params=dict(params))
+                for r in self.seat_rows]
 
     def start(self) -> None:
         """What Start does: build the seats and run the conversation in a background thread."""

@@ -1,7 +1,11 @@
-"""Generate the student copies `labs/NN_*.ipynb` from the worked solutions `labs/solutions/NN_*.ipynb`.
+"""Generate each lab's two notebooks from its source `labs/source/NN_*.ipynb` (the worked solution, marked up):
 
-    python scripts/make_labs.py           # strip the solutions' outputs, write every student copy
-    python scripts/make_labs.py --check   # exit 1 when a student copy is missing, stale or has no solution
+- the worked solution `labs/solutions/NN_*.ipynb`: the source without its markup and outputs, so students
+  who open a solution never see `### BEGIN SOLUTION` or `#> models = []`;
+- the student copy `labs/NN_*.ipynb`: the source with every solution block replaced by its skeleton.
+
+    python scripts/make_labs.py           # write both for every lab (and strip the sources' outputs)
+    python scripts/make_labs.py --check   # exit 1 when a generated notebook is missing, stale or orphaned
 
 A cell tagged `solution` (cell metadata tags) carries its own skeleton:
 
@@ -13,8 +17,9 @@ A cell tagged `solution` (cell metadata tags) carries its own skeleton:
 - markdown: every block from `<!-- BEGIN SOLUTION -->` to `<!-- END SOLUTION -->` becomes "_Your answer
   here._".
 
-Every other cell is copied as it is. Outputs and execution counts are dropped and the `solution` tag
-removed. Each lab must have at least one `solution` cell and one cell tagged `check`.
+In the worked solution the same blocks keep their solution lines and lose the marker lines and the `#>`
+lines. Every other cell is copied as it is. Outputs and execution counts are dropped and the `solution`
+tag removed. Each lab must have at least one `solution` cell and one cell tagged `check`.
 """
 
 from __future__ import annotations
@@ -80,6 +85,23 @@ def student_code(source: str, where: str = "cell") -> str:
     return "\n".join(out)
 
 
+def solution_code(source: str) -> str:
+    """A solution cell's code as students see it in the worked solution: no markers, no `#>` lines."""
+    out, inside = [], False
+    for line in source.splitlines():
+        stripped = line.strip()
+        if stripped in (BEGIN, END):
+            inside = stripped == BEGIN
+        elif not (inside and stripped.startswith(STUDENT)):
+            out.append(line)
+    return "\n".join(out)
+
+
+def solution_markdown(source: str) -> str:
+    """A solution markdown cell without its (invisible, but there when edited) markers."""
+    return source.replace(MD_BEGIN, "").replace(MD_END, "")
+
+
 def student_markdown(source: str, where: str = "cell") -> str:
     """A solution markdown cell with each solution block replaced by a placeholder."""
     pattern = re.compile(re.escape(MD_BEGIN) + r".*?" + re.escape(MD_END), re.DOTALL)
@@ -106,8 +128,27 @@ def strip(nb: dict[str, Any]) -> dict[str, Any]:
     return nb
 
 
+def _untag(cell: dict[str, Any]) -> None:
+    rest = [t for t in _tags(cell) if t != "solution"]
+    if rest:
+        cell["metadata"]["tags"] = rest
+    else:
+        cell["metadata"].pop("tags", None)
+
+
+def solution_notebook(source: dict[str, Any]) -> dict[str, Any]:
+    """The worked solution students open: the source without markup or outputs."""
+    nb = strip(copy.deepcopy(source))
+    for cell in nb.get("cells", []):
+        if "solution" in _tags(cell):
+            text = _source(cell)
+            cell["source"] = solution_code(text) if cell.get("cell_type") == "code" else solution_markdown(text)
+            _untag(cell)
+    return nb
+
+
 def student_notebook(solution: dict[str, Any], name: str = "lab") -> dict[str, Any]:
-    """The student copy of a solution notebook."""
+    """The student copy of a lab's source notebook."""
     nb = strip(copy.deepcopy(solution))
     solutions = checks = 0
     for i, cell in enumerate(nb.get("cells", [])):
@@ -119,11 +160,7 @@ def student_notebook(solution: dict[str, Any], name: str = "lab") -> dict[str, A
         where = f"{name} cell {i}"
         text = _source(cell)
         cell["source"] = student_code(text, where) if cell.get("cell_type") == "code" else student_markdown(text, where)
-        rest = [t for t in tags if t != "solution"]
-        if rest:
-            cell["metadata"]["tags"] = rest
-        else:
-            cell["metadata"].pop("tags")
+        _untag(cell)
     if not solutions:
         raise LabSourceError(f"{name}: no cell is tagged `solution`, so the student copy would hold the answers")
     if not checks:
@@ -146,24 +183,25 @@ def text(nb: Any) -> str:
 
 
 def plan(root: Path) -> tuple[dict[Path, str], dict[Path, str], list[Path]]:
-    """(student copies to write, stripped solutions, orphan copies with no solution)."""
-    labs, solutions = root / "labs", root / "labs" / "solutions"
-    copies, cleaned = {}, {}
-    for path in sorted(solutions.glob("*.ipynb")):
+    """(generated notebooks to write: solutions and student copies, stripped sources, orphans with no source)."""
+    labs, solutions, sources = root / "labs", root / "labs" / "solutions", root / "labs" / "source"
+    generated, cleaned = {}, {}
+    for path in sorted(sources.glob("*.ipynb")):
         if not NAME.match(path.name):
             raise LabSourceError(f"{path}: lab names look like NN_snake_case.ipynb (e.g. 01_two_providers.ipynb)")
         nb = read(path)
         cleaned[path] = text(strip(copy.deepcopy(nb)))
-        copies[labs / path.name] = text(student_notebook(nb, path.name))
-    orphans = [p for p in sorted(labs.glob("*.ipynb")) if p not in copies]
-    return copies, cleaned, orphans
+        generated[labs / path.name] = text(student_notebook(nb, path.name))
+        generated[solutions / path.name] = text(solution_notebook(nb))
+    orphans = [p for folder in (labs, solutions) for p in sorted(folder.glob("*.ipynb")) if p not in generated]
+    return generated, cleaned, orphans
 
 
 def check(root: Path = ROOT) -> list[str]:
-    """What is out of step (empty when every student copy matches its solution)."""
-    copies, _, orphans = plan(root)
-    problems = [f"{p.relative_to(root)} has no solution in labs/solutions/" for p in orphans]
-    for path, fresh in copies.items():
+    """What is out of step (empty when every generated notebook matches its source)."""
+    generated, _, orphans = plan(root)
+    problems = [f"{p.relative_to(root)} has no source in labs/source/" for p in orphans]
+    for path, fresh in generated.items():
         if not path.exists():
             problems.append(f"{path.relative_to(root)} is missing")
         elif path.read_text(encoding="utf-8") != fresh:
@@ -172,21 +210,22 @@ def check(root: Path = ROOT) -> list[str]:
 
 
 def write(root: Path = ROOT) -> list[Path]:
-    """Strip the solutions' outputs and write every student copy; returns the files changed."""
-    copies, cleaned, orphans = plan(root)
+    """Strip the sources' outputs and write every solution and student copy; returns the files changed."""
+    generated, cleaned, orphans = plan(root)
     changed = []
-    for path, fresh in {**cleaned, **copies}.items():
+    (root / "labs" / "solutions").mkdir(parents=True, exist_ok=True)
+    for path, fresh in {**cleaned, **generated}.items():
         if not path.exists() or path.read_text(encoding="utf-8") != fresh:
             path.write_text(fresh, encoding="utf-8")
             changed.append(path)
     for p in orphans:
-        print(f"warning: {p.relative_to(root)} has no solution in labs/solutions/ (delete it or add one)")
+        print(f"warning: {p.relative_to(root)} has no source in labs/source/ (delete it or add one)")
     return changed
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="exit 1 when a student copy is out of step")
+    parser.add_argument("--check", action="store_true", help="exit 1 when a generated notebook is out of step")
     parser.add_argument("--root", type=Path, default=ROOT, help="project folder (default: this repository)")
     args = parser.parse_args(argv)
     try:
@@ -195,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
             for p in problems:
                 print(p)
             if problems:
-                print("Regenerate the student copies: python scripts/make_labs.py (or make labs)")
+                print("Regenerate the solutions and student copies: python scripts/make_labs.py (or make labs)")
             return 1 if problems else 0
         for path in write(args.root):
             print(f"wrote {path.relative_to(args.root)}")

@@ -161,10 +161,13 @@ def test_every_turn_is_in_the_run_log(three: dict[str, FakeOpenAI]) -> None:
     assert [s["name"] for s in log.run(chat.run_id)["config"]["seats"]] == ["gpt-4.1-mini", "gpt-oss-20b",
                                                                            "gemini-2.5-flash-lite"]
     rows = log.calls(chat.run_id)
-    assert [r["provider"] for r in rows] == list(MODELS) * 2
-    assert [r["cell"] for r in rows][:3] == ["round1/gpt-4.1-mini", "round1/gpt-oss-20b", "round1/gemini-2.5-flash-lite"]
+    # seat 1 opened, so seat 2 answers first and seat 1 never speaks twice in a row
+    assert [r["provider"] for r in rows] == ["groq", "gemini", "openai"] * 2
+    assert [r["cell"] for r in rows][:3] == ["round1/gpt-oss-20b", "round1/gemini-2.5-flash-lite", "round1/gpt-4.1-mini"]
+    speakers = [t.seat for t in chat.turns]
+    assert speakers == [0, 1, 2, 0, 1, 2, 0]
     assert all(r["error"] is None and r["prompt_tokens"] > 0 for r in rows)
-    openai_row = rows[0]
+    openai_row = next(r for r in rows if r["provider"] == "openai")
     # the fake counts words: gpt-4.1-mini at $0.40/M in, $1.60/M out
     assert openai_row["cost_usd"] == pytest.approx((openai_row["prompt_tokens"] * 0.4
                                                     + openai_row["completion_tokens"] * 1.6) / 1e6)

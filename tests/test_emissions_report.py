@@ -51,6 +51,9 @@ def test_methods_side_by_side(recorded) -> None:  # type: ignore[no-untyped-def]
     heights = [c.patches[0].get_height() for c in ax.containers if hasattr(c, "patches") and c.patches]
     assert heights[0] == pytest.approx(46.74)  # the tracker bar, in mg
     assert "output tokens only" in methods.EXPLANATION
+    text = methods.explanation()
+    mg = methods.example()
+    assert f"tracker's factor gives {mg['tracker_mg']:.0f} mg" in text and "times less" in text
 
 
 def test_worked_example_figures() -> None:

@@ -79,7 +79,9 @@ def test_missing_model_file_is_a_clear_answer_error(tmp_path: Path) -> None:
 
 def test_configured_port(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("LLMLAB_LOCAL_PORT")
-    assert local_engine.configured_port() == 8765
+    assert local_engine.configured_port() is None  # unset: a free port is chosen at start
+    monkeypatch.setenv("LLMLAB_LOCAL_PORT", "8766")
+    assert local_engine.configured_port() == 8766
     monkeypatch.setenv("LLMLAB_LOCAL_PORT", "99999")
     with pytest.raises(ConfigError) as err:
         local_engine.configured_port()
@@ -266,3 +268,42 @@ def test_threads_share_one_on_demand_engine(tmp_path: Path) -> None:
     assert replaced.pid != states[0].pid and local_engine.answers(replaced.base_url)
     local_engine._stop_owned()  # what atexit runs
     assert gone(replaced.pid) and not (tmp_path / "engine.json").exists()
+
+
+@pytest.mark.engine
+@pytest.mark.slow
+def test_two_processes_share_an_engine_on_a_free_port_when_8765_is_taken(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """No LLMLAB_LOCAL_PORT, 8765 held by another program: both processes get answers from one engine, which
+    one of them started on a free port and the other found in the shared state file."""
+    monkeypatch.delenv("LLMLAB_LOCAL_PORT")
+    squatter = socket.socket()
+    squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        squatter.bind(("127.0.0.1", 8765))
+        squatter.listen()
+    except OSError:
+        pass  # something else holds 8765 already: the case under test either way
+    assert not local_engine.port_free(8765)
+    code = ("import json, os, sys; from helpers.llm import ask; from helpers.providers import local_engine as e; "
+            "a = ask('local/smollm2', 'Say hi.', max_tokens=8, use_cache=False); s = e.read_state(); "
+            "print(json.dumps({'ok': a.ok, 'error': a.error, 'text': a.text, 'port': s and s.port, "
+            "'by': s and s.started_by, 'me': os.getpid()}))")
+    env = {k: v for k, v in os.environ.items() if k != "LLMLAB_LOCAL_PORT"}
+    env.update({"LLMLAB_HOME": str(tmp_path), "LLMLAB_DB": str(tmp_path / "both.db")})
+    try:
+        procs = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True, env=env, cwd=ROOT) for _ in range(2)]
+        results = [p.communicate(timeout=180) for p in procs]
+    finally:
+        squatter.close()
+    seen = []
+    for proc, (out, err) in zip(procs, results):
+        assert proc.returncode == 0, err[-2000:]
+        seen.append(json.loads(out.strip().splitlines()[-1]))
+    assert all(s["ok"] and s["text"].strip() for s in seen), seen
+    ports = {s["port"] for s in seen if s["port"]}
+    assert ports and 8765 not in ports  # a free port, recorded in engine.json
+    starters = {s["by"] for s in seen if s["by"]}
+    assert starters <= {s["me"] for s in seen}  # one of the two started it; nobody else
+    assert not (tmp_path / "engine.json").exists()  # the starter stopped it at exit

@@ -101,11 +101,21 @@ def test_a_lab_needs_solution_and_check_cells(make_labs: ModuleType) -> None:
         make_labs.student_notebook(nb)
 
 
+def test_the_worked_solution_shows_no_markup(make_labs: ModuleType) -> None:
+    """Students open solutions too: no `### BEGIN SOLUTION`, no `#> answers = []`, no HTML comment markers."""
+    solved = make_labs.solution_notebook(solution_notebook())
+    ask, reflection = solved.cells[1], solved.cells[2]
+    assert ask.source == "answers = ask(Q)" and ask.outputs == [] and ask.metadata == {"tags": ["slow"]}
+    assert reflection.source == "It was fast." and "tags" not in reflection.metadata
+    nested = "def f():\n    ### BEGIN SOLUTION\n    #> return None\n    return 1\n    ### END SOLUTION\n#> kept outside"
+    assert make_labs.solution_code(nested) == "def f():\n    return 1\n#> kept outside"
+
+
 def test_write_then_check_in_a_project_folder(make_labs: ModuleType, tmp_path: Path,
                                              capsys: pytest.CaptureFixture[str]) -> None:
-    solutions = tmp_path / "labs" / "solutions"
-    solutions.mkdir(parents=True)
-    solution = solutions / "99_test_lab.ipynb"
+    sources = tmp_path / "labs" / "source"
+    sources.mkdir(parents=True)
+    solution = sources / "99_test_lab.ipynb"
     nbformat.write(solution_notebook(), solution)
     assert make_labs.main(["--check", "--root", str(tmp_path)]) == 1
     assert "labs/99_test_lab.ipynb is missing" in capsys.readouterr().out
@@ -113,11 +123,16 @@ def test_write_then_check_in_a_project_folder(make_labs: ModuleType, tmp_path: P
     assert make_labs.main(["--root", str(tmp_path)]) == 0
     student = tmp_path / "labs" / "99_test_lab.ipynb"
     assert json.loads(student.read_text())["cells"][1]["source"] == ["answers = []"]
-    assert json.loads(solution.read_text())["cells"][1]["outputs"] == []  # the solution was cleaned too
+    solved = tmp_path / "labs" / "solutions" / "99_test_lab.ipynb"
+    assert json.loads(solved.read_text())["cells"][1]["source"] == ["answers = ask(Q)"]
+    assert json.loads(solution.read_text())["cells"][1]["outputs"] == []  # the source was cleaned too
     assert make_labs.main(["--check", "--root", str(tmp_path)]) == 0
 
     nbformat.write(solution_notebook("answers = ask(Q, max_tokens=9)"), solution)
-    assert make_labs.main(["--check", "--root", str(tmp_path)]) == 0  # the student copy does not show the answer
+    assert make_labs.main(["--check", "--root", str(tmp_path)]) == 1  # the worked solution shows the answer
+    assert "labs/solutions/99_test_lab.ipynb is stale" in capsys.readouterr().out
+    assert make_labs.main(["--root", str(tmp_path)]) == 0
+    capsys.readouterr()
     nb = solution_notebook()
     nb.cells[0].source = "# Lab 99 · renamed"
     nbformat.write(nb, solution)
@@ -126,13 +141,22 @@ def test_write_then_check_in_a_project_folder(make_labs: ModuleType, tmp_path: P
 
     (tmp_path / "labs" / "98_orphan.ipynb").write_text(student.read_text())
     assert make_labs.main(["--check", "--root", str(tmp_path)]) == 1
-    assert "labs/98_orphan.ipynb has no solution" in capsys.readouterr().out
+    assert "labs/98_orphan.ipynb has no source" in capsys.readouterr().out
 
 
 def test_bad_lab_names_and_sources_exit_2(make_labs: ModuleType, tmp_path: Path,
                                           capsys: pytest.CaptureFixture[str]) -> None:
-    solutions = tmp_path / "labs" / "solutions"
-    solutions.mkdir(parents=True)
-    nbformat.write(solution_notebook(), solutions / "Lab 1.ipynb")
+    sources = tmp_path / "labs" / "source"
+    sources.mkdir(parents=True)
+    nbformat.write(solution_notebook(), sources / "Lab 1.ipynb")
     assert make_labs.main(["--root", str(tmp_path)]) == 2
     assert "NN_snake_case.ipynb" in capsys.readouterr().err
+
+
+def test_committed_solutions_and_copies_show_no_markup(make_labs: ModuleType) -> None:
+    assert make_labs.check(ROOT) == []  # generated from labs/source/ and up to date
+    for path in [*(ROOT / "labs" / "solutions").glob("*.ipynb"), *(ROOT / "labs").glob("*.ipynb")]:
+        for cell in nbformat.read(path, as_version=4).cells:
+            for marker in (make_labs.BEGIN, make_labs.END, make_labs.MD_BEGIN, make_labs.MD_END):
+                assert marker not in cell.source, f"{path.name}: {marker}"
+            assert not any(line.lstrip().startswith("#> ") for line in cell.source.splitlines()), path.name

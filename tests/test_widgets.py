@@ -106,8 +106,11 @@ def test_conversation_widget_start(openai_fake: FakeOpenAI) -> None:
     cw.wait()
     page = cw.transcript.value
     assert page.count("<b>Alex</b>") == 3 and page.count("<b>Blake</b>") == 2 and "(opening line)" in page
+    names = [t.name for t in cw.conversation.turns]
+    assert names == ["Alex", "Blake", "Alex", "Blake", "Alex"]  # Blake answers the opening line first
     assert "4 call(s) · 0 failed" in cw.status.value and not cw.start_button.disabled and cw.stop_button.disabled
-    assert openai_fake.bodies()[1]["messages"][0]["content"].startswith("You agree.")
+    assert openai_fake.bodies()[0]["messages"][0]["content"].startswith("You agree.")
+    assert {b.get("max_tokens", b.get("max_completion_tokens")) for b in openai_fake.bodies()} == {200}  # per turn
     assert store.default().run(cw.conversation.run_id)["kind"] == "chat"
 
 

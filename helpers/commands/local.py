@@ -15,8 +15,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "`serve` keeps it running for every process until `stop`.")
     actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     serve = actions.add_parser("serve", help="start the engine (waits until it answers) and keep it running")
-    serve.add_argument("--port", type=int, help=f"loopback port (default: LLMLAB_LOCAL_PORT or "
-                                                f"{local_engine.DEFAULT_PORT})")
+    serve.add_argument("--port", type=int, help="loopback port (default: LLMLAB_LOCAL_PORT, else a free port; "
+                                                "every process finds it in the engine's state file)")
     serve.add_argument("--model", default=local_engine.DEFAULT_ALIAS,
                        help="smollm2 (the bundled model, or LLMLAB_LOCAL_MODEL) or a path to a .gguf file")
     serve.add_argument("--timeout", type=float, default=local_engine.START_TIMEOUT,

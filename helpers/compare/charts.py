@@ -13,6 +13,8 @@ import math
 from pathlib import Path
 from typing import Any
 
+from helpers.display import escape
+
 CHARTS = {"accuracy_vs_cost": "accuracy vs cost", "accuracy_vs_co2e": "accuracy vs g CO2e",
           "latency": "latency per model", "reasoning_budget": "accuracy vs reasoning tokens"}
 
@@ -24,7 +26,8 @@ def _figure(width: float = 7.0, height: float = 4.5) -> Any:
 
 
 def _short(model: str, width: int = 28) -> str:
-    return model if len(model) <= width else "…" + model[-(width - 1):]
+    """A model name for a chart label: shortened, and escaped (a `$` in a name is not mathtext)."""
+    return escape(model if len(model) <= width else "…" + model[-(width - 1):], "chart")
 
 
 def _scatter(summary: Any, column: str, xlabel: str, title: str) -> Any:
@@ -44,10 +47,10 @@ def _scatter(summary: Any, column: str, xlabel: str, title: str) -> Any:
     positive = [v for v in known[column] if v > 0]
     if positive and max(positive) / min(positive) > 50 and len(positive) == len(known):
         ax.set_xscale("log")
-    ax.set_xlabel(xlabel + ("\nnot shown (n/a): " + ", ".join(_short(m) for m in left_off) if left_off else ""))
+    ax.set_xlabel(escape(xlabel, "chart") + ("\nnot shown (n/a): " + ", ".join(_short(m) for m in left_off) if left_off else ""))
     ax.set_ylabel("accuracy (%), bars: 95 % interval")
     ax.set_ylim(-5, 105)
-    ax.set_title(title)
+    ax.set_title(escape(title, "chart"))
     ax.grid(alpha=0.3)
     return fig
 
@@ -85,7 +88,7 @@ def latency(comparison: Any) -> Any:
     else:
         ax.text(0.5, 0.5, "no answered cells", ha="center", va="center", transform=ax.transAxes)
     ax.set_xlabel("seconds")
-    ax.set_title(f"Latency · run {comparison.run_id}")
+    ax.set_title(escape(f"Latency · run {comparison.run_id}", "chart"))
     ax.grid(alpha=0.3, axis="x")
     return fig
 
@@ -158,7 +161,7 @@ def reasoning_budget(comparison: Any) -> Any:
         for x, m, s in points:
             usd = s.usd_per_answer
             cost = "n/a" if math.isnan(usd) else f"${usd:.4g}/answer"
-            ax.annotate(f"{_short(m.partition('@')[2] or 'default', 30)}\n{cost}", (x, s.accuracy * 100),
+            ax.annotate(f"{_short(m.partition('@')[2] or 'default', 30)}\n{escape(cost, 'chart')}", (x, s.accuracy * 100),
                         textcoords="offset points", xytext=(6, -14), fontsize=7)
         knee = knee_of(comparison.cells, [(m, float(s.accuracy)) for _, m, s in points])
         for x, m, s in points:

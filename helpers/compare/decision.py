@@ -24,6 +24,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from helpers import display
 from helpers.errors import ConfigError
 
 CRITERIA = ("accuracy", "cost", "latency", "energy", "emissions")
@@ -49,6 +50,21 @@ class Candidate:
 
     def value(self, criterion: str) -> float | None:
         return getattr(self, FIELDS[criterion])
+
+    def figures(self) -> dict[str, str]:
+        """Each criterion's figure for reading (rounded, with its unit; 'n/a' when unknown)."""
+        return {c: "n/a" if self.value(c) is None else _fmt(c, self.value(c)) for c in CRITERIA}  # type: ignore[arg-type]
+
+    def __str__(self) -> str:
+        return f"{self.name}: " + ", ".join(f"{c} {v}" for c, v in self.figures().items())
+
+
+def candidates_markdown(items: Iterable[Candidate]) -> str:
+    """The candidates as a Markdown table of rounded figures, unknown as n/a (every cell escaped)."""
+    head = "| model | " + " | ".join(f"{c} ({UNITS[c]})" if UNITS[c] else c for c in CRITERIA) + " |"
+    rows = ["| " + " | ".join(display.escape(x, "table") for x in [c.name, *c.figures().values()]) + " |"
+            for c in items]
+    return "\n".join([display.escape(head, "prose"), "|---" * (len(CRITERIA) + 1) + "|", *rows])
 
 
 @dataclass
@@ -92,12 +108,12 @@ class Recommendation:
 
     def to_markdown(self) -> str:
         head = "| rank | model | score | " + " | ".join(CRITERIA) + " |\n|---|---|---|" + "---|" * len(CRITERIA)
-        rows = [f"| {r.rank} | {r.name} | {r.score:.2f} | "
+        rows = [f"| {r.rank} | {display.escape(r.name, 'table')} | {r.score:.2f} | "
                 + " | ".join(f"{r.scores[c]:.2f}" for c in CRITERIA) + " |" for r in self.ranking]
         return "\n".join([head, *rows])
 
     def _repr_markdown_(self) -> str:
-        return self.to_markdown() + "\n\n" + self.explain().replace("\n", "  \n")
+        return self.to_markdown() + "\n\n" + display.md_text(self.explain())
 
 
 def validate_weights(weights: Mapping[str, Any] | None) -> dict[str, float]:

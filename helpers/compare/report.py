@@ -8,17 +8,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from helpers import display
 from helpers.compare import charts, report_html, stats
 from helpers.compare.results import NUMERIC, Comparison, excerpt, md_table
-from helpers.display import csv_frame, markdown_text
+from helpers.display import csv_frame
 from helpers.errors import ConfigError
 
 CELL_COLUMNS = ["model", "puzzle", "repeat", "status", "correct", "extracted", "expected", "grader", "note",
                 "prompt_tokens", "completion_tokens", "reasoning_tokens", "total_tokens", "latency_s", "ttft_s",
-                "tpot_s", "cost_usd", "g_co2e", "judge_cost_usd", "judge_g_co2e", "cached", "error_kind", "error",
+                "tpot_s", "cost_usd", "g_co2e", "co2e_method", "judge_cost_usd", "judge_g_co2e", "cached", "error_kind", "error",
                 "answer", "cost_note", "model_reported", "call_id", "created_at", "run_id"]
 
 NUMBERS = NUMERIC
+FILE = "file-table"  # cells of a Markdown file (display.escape)
 
 
 def _errors(comparison: Comparison) -> str:
@@ -26,25 +28,24 @@ def _errors(comparison: Comparison) -> str:
     if failed.empty:
         return "No call failed."
     rows = [[r.model, r.puzzle, str(r.repeat), str(r.error_kind), excerpt(r.error, 160)] for r in failed.itertuples()]
-    return md_table(["model", "puzzle", "repeat", "kind", "error"], rows)
+    return md_table(["model", "puzzle", "repeat", "kind", "error"], rows, FILE)
 
 
 def markdown(comparison: Comparison, chart_files: dict[str, Path] | None = None) -> str:
     """The report's Markdown text (charts linked by file name when given)."""
     c = comparison.config
-    md = markdown_text  # names, sources and messages may come from an imported file or a provider
-    params = md(", ".join(f"{k}={v}" for k, v in c.params.items()) or "provider defaults")
-    run_id = md(comparison.run_id)
-    lines = [f"# Comparison {run_id}", "",
+    md = display.markdown_text  # names, sources and messages may come from an imported file or a provider
+    params = ", ".join(f"{k}={v}" for k, v in c.params.items()) or "provider defaults"
+    lines = [f"# Comparison {md(comparison.run_id)}", "",
              f"- created: {md(comparison.created_at or 'n/a')}",
              f"- puzzles: {len(c.puzzles.puzzles)} from {md(c.puzzles.source)}",
              f"- models: {', '.join(md(m) for m in c.models)}",
-             f"- repeats: {c.repeat} · parameters: {params}" + (f" · judge: {md(c.judge)}" if c.judge else ""),
-             f"- replay offline: python -m helpers compare --replay {run_id}", ""]
+             f"- repeats: {c.repeat} · parameters: {md(params)}" + (f" · judge: {md(c.judge)}" if c.judge else ""),
+             f"- replay offline: `python -m helpers compare --replay {comparison.run_id}`", ""]
     if comparison.stopped:
         lines += [f"> **Stopped early:** {md(comparison.stopped)}", ""]
     head, rows = comparison.summary_rows()
-    lines += ["## Per model", "", md_table(head, rows), "",
+    lines += ["## Per model", "", md_table(head, rows, FILE), "",
               ("Accuracy counts graded answers only (errors and ungraded puzzles are left out). "
               "\"n/a\" means unknown (no price or emission estimate for the model, or no correct answer to "
               "divide by); it is never a zero."), "",
@@ -53,9 +54,9 @@ def markdown(comparison: Comparison, chart_files: dict[str, Path] | None = None)
                "these answers leave plausible (95 %). A − B compares two models on the same puzzles; when its "
                "interval includes 0, the data cannot say which is more accurate."), ""]
     for name, path in (chart_files or {}).items():
-        lines += [f"![{charts.CHARTS.get(name, name)}]({path.name})", ""]
+        lines += [f"![{md(charts.CHARTS.get(name, name))}]({path.name})", ""]
     head, rows = comparison.side_by_side_rows()
-    lines += ["## Answers side by side", "", md_table(head, rows), "", "## Errors", "", _errors(comparison), "",
+    lines += ["## Answers side by side", "", md_table(head, rows, FILE), "", "## Errors", "", _errors(comparison), "",
               "Every cell, with the full answer text, is in `cells.csv` and in `report.html`.", ""]
     return "\n".join(lines)
 

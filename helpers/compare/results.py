@@ -19,7 +19,8 @@ from helpers.runlog import store as run_log
 NUMERIC = ["prompt_tokens", "completion_tokens", "reasoning_tokens", "total_tokens", "latency_s", "ttft_s", "tpot_s",
            "cost_usd", "g_co2e", "kwh", "judge_cost_usd", "judge_g_co2e"]
 COLUMNS = ["run_id", "model", "provider", "puzzle", "repeat", "status", "grader", "expected", "extracted",
-           "correct", "note", "answer", "error_kind", "error", *NUMERIC, "cost_note", "cached", "model_reported",
+           "correct", "note", "answer", "error_kind", "error", *NUMERIC, "cost_note", "co2e_method", "cached",
+           "model_reported",
            "judge_verdict", "call_id", "created_at", "vote"]
 
 
@@ -61,7 +62,8 @@ def cell_record(run_id: str, cell: Cell, row: dict[str, Any] | None, judge_row: 
                reasoning_tokens=_na(u.reasoning_tokens), total_tokens=_na(u.total_tokens),
                latency_s=_na(a.latency_s), ttft_s=_na(a.ttft_s),
                tpot_s=_na(a.tpot_s), cost_usd=_na(a.cost_usd), cost_note=a.cost_note,
-               g_co2e=_na(a.g_co2e), kwh=_na(energy_kwh(a)), cached=a.cached, model_reported=a.model_reported,
+               g_co2e=_na(a.g_co2e), co2e_method=a.emissions.headline_method,
+               kwh=_na(energy_kwh(a)), cached=a.cached, model_reported=a.model_reported,
                call_id=a.call_id, created_at=row.get("created_at"))
     if not a.ok:
         return rec
@@ -134,7 +136,8 @@ def summary_frame(cells: Any, models: list[str]) -> Any:
         "latency_median_s": latency.median().reindex(index).to_numpy(dtype=float),
         "latency_p90_s": latency.quantile(0.9).reindex(index).to_numpy(dtype=float),
         "ttft_median_s": ok.groupby("model", sort=False).ttft_s.median().reindex(index).to_numpy(dtype=float),
-        "tpot_median_s": ok.groupby("model", sort=False).tpot_s.median().reindex(index).to_numpy(dtype=float)})
+        "tpot_median_s": ok.groupby("model", sort=False).tpot_s.median().reindex(index).to_numpy(dtype=float),
+        "co2e_method": [co2e_method(group) for group in (ok[ok.model == m] for m in models)]})
     return out
 
 
@@ -311,13 +314,14 @@ class Comparison:
 
     def summary_rows(self) -> tuple[list[str], list[list[str]]]:
         head = ["model", "accuracy", "correct", "errors", "tokens/correct", "$/correct", "CO2e/correct",
-                "latency p50", "total cost", "total CO2e"]
+                "latency p50", "total cost", "total CO2e", "CO2e method"]
         summary = self.summary()
         streamed = bool(summary.ttft_median_s.notna().any())  # TTFT and TPOT exist for streamed answers only
         rows = [[s.model, "n/a" if _missing(s.accuracy) else f"{s.accuracy:.0%}", f"{s.correct}/{s.graded}",
                  str(s.errors + s.not_run) if s.not_run else str(s.errors), _fmt_num(s.tokens_per_correct),
                  display.fmt_cost(_v(s.usd_per_correct)), display.fmt_g(_v(s.g_per_correct)),
-                 display.fmt_s(_v(s.latency_median_s)), display.fmt_cost(_v(s.cost_usd)), display.fmt_g(_v(s.g_co2e))]
+                 display.fmt_s(_v(s.latency_median_s)), display.fmt_cost(_v(s.cost_usd)), display.fmt_g(_v(s.g_co2e)),
+                  s.co2e_method]
                 + ([display.fmt_s(_v(s.ttft_median_s)), display.fmt_ms(_v(s.tpot_median_s))] if streamed else [])
                 for s in summary.itertuples()]
         return head + (["TTFT p50", "TPOT p50"] if streamed else []), rows
@@ -335,7 +339,7 @@ class Comparison:
                 + self.uncertainty_text(markdown=True))
 
     def _repr_markdown_(self) -> str:
-        return f"**run {self.run_id}**\n\n" + self.markdown()
+        return f"**run {display.escape(self.run_id)}**\n\n" + self.markdown()
 
     def __str__(self) -> str:
         return self.table()
@@ -353,6 +357,31 @@ def _pct(value: Any) -> str:
 def _interval(low: Any, high: Any) -> str:
     """A 95 % interval as text ('n/a' when unknown)."""
     return "n/a" if _missing(low) or _missing(high) else f"{float(low):.0%}–{float(high):.0%}"
+
+
+def co2e_method(cells: Any) -> str:
+    """The method(s) behind a group of cells' g CO2e, named (a model whose figures are recorded answers of
+    another model says so), or 'n/a'."""
+    if "co2e_method" not in cells:  # a frame built without it (by hand, or by an older version)
+        return "n/a"
+    methods = [display.HEADLINE_METHODS.get(m, str(m)) for m in dict.fromkeys(cells.co2e_method.dropna())]
+    text = " + ".join(methods) or "n/a"
+    providers = set(cells.provider.dropna()) if "provider" in cells else set()
+    if methods and providers and all(_recorded(p) for p in providers):
+        reported = cells.model_reported.dropna() if "model_reported" in cells else []
+        imitated = ", ".join(dict.fromkeys(str(m) for m in reported)) or "the recorded model"
+        text += f", as {imitated}"
+    return text
+
+
+def _recorded(provider: str) -> bool:
+    from helpers import catalog
+    from helpers.errors import LabError
+
+    try:
+        return catalog.provider(provider).offline
+    except LabError:
+        return False
 
 
 def _missing(value: Any) -> bool:
@@ -380,11 +409,9 @@ def text_table(head: list[str], rows: list[list[str]]) -> str:
     return "\n".join([line(head), line(["─" * w for w in widths]), *map(line, rows)])
 
 
-def md_table(head: list[str], rows: list[list[str]]) -> str:
-    """A Markdown table; every cell shown literally (names, answers and errors may come from a model or a file)."""
-    from helpers.display import markdown_text
-
-    esc = lambda c: markdown_text(c, table=True)
+def md_table(head: list[str], rows: list[list[str]], sink: str = "table") -> str:
+    """A Markdown table, every cell escaped (``sink="file-table"`` for a Markdown file, "table" for a notebook)."""
+    esc = lambda c: display.escape(str(c).replace("\n", " "), sink)  # type: ignore[arg-type]
     return "\n".join(["| " + " | ".join(map(esc, head)) + " |", "|" + "---|" * len(head),
                       *("| " + " | ".join(map(esc, r)) + " |" for r in rows)])
 

@@ -38,10 +38,37 @@ class Measurement:
     ram_kwh: float = 0.0
     gpu_power_w: float = 0.0
     country: str = ""
+    power_source: str = ""  # where CodeCarbon's power came from: a sensor, or an estimate (see power_source())
+    sensor: bool = False
 
     def wh_per_1k_tokens(self, output_tokens: int | None) -> float | None:
         """Watt-hours per 1,000 output tokens (None without tokens)."""
         return self.kwh * 1000 * 1000 / output_tokens if output_tokens else None
+
+
+SENSOR_MODES = {"intel_rapl": "Intel RAPL", "intel_power_gadget": "Intel Power Gadget",
+                "windows_emi": "Windows EMI", "apple_powermetrics": "Apple powermetrics"}
+
+
+def power_source(tracker: Any) -> tuple[str, bool]:
+    """(how CodeCarbon got this machine's power, True when a sensor read it) from the tracker's hardware.
+
+    Without a sensor CodeCarbon multiplies the CPU load by a constant wattage (``cpu_load``) or takes a
+    constant share of the CPU's rated power (``constant``); memory is always a constant per GB.
+    """
+    hardware = list(getattr(tracker, "_hardware", []) or [])
+    kinds = {type(h).__name__: h for h in hardware}
+    gpu = " + GPU from NVIDIA's sensor" if "GPU" in kinds else ""
+    if "AppleSiliconChip" in kinds:
+        return "power read by Apple powermetrics (sensor)" + gpu, True
+    mode = getattr(kinds.get("CPU"), "_mode", None)
+    if mode in SENSOR_MODES:
+        return f"CPU power read by {SENSOR_MODES[mode]} (sensor), memory a constant estimate{gpu}", True
+    if mode == "cpu_load":
+        return f"no power sensor: CPU power estimated from its load × a constant wattage, memory a constant{gpu}", bool(gpu)
+    if mode == "constant":
+        return f"no power sensor: CPU power a constant share of its rated power, memory a constant{gpu}", bool(gpu)
+    return f"power source not reported by CodeCarbon{gpu}", bool(gpu)
 
 
 def enabled() -> bool:
@@ -105,7 +132,8 @@ class Meter:
             self._busy.release()
         if data is None:
             return None
-        return Measurement(kwh=float(data.energy_consumed), g_co2e=float(data.emissions) * 1000,
+        source, sensor = power_source(self._tracker)
+        return Measurement(power_source=source, sensor=sensor, kwh=float(data.energy_consumed), g_co2e=float(data.emissions) * 1000,
                            duration_s=float(data.duration), cpu_kwh=float(data.cpu_energy or 0),
                            gpu_kwh=float(data.gpu_energy or 0), ram_kwh=float(data.ram_energy or 0),
                            gpu_power_w=float(data.gpu_power or 0), country=str(data.country_iso_code or "WOR"))
@@ -144,9 +172,11 @@ def apply(answer: Answer, measured: Measurement | None) -> Answer:
         "kwh": measured.kwh, "g_co2e": measured.g_co2e, "duration_s": measured.duration_s,
         "cpu_kwh": measured.cpu_kwh, "gpu_kwh": measured.gpu_kwh, "ram_kwh": measured.ram_kwh,
         "gpu_power_w": measured.gpu_power_w, "country": measured.country,
+        "power_source": measured.power_source, "sensor": measured.sensor,
         "wh_per_1k_tokens": measured.wh_per_1k_tokens(answer.usage.completion_tokens),
     }
-    answer.emissions.notes.append(f"CodeCarbon: measured on this machine (machine mode, {measured.country})")
+    answer.emissions.notes.append(f"CodeCarbon: measured on this machine (machine mode, {measured.country}; "
+                                  f"{measured.power_source})")
     return answer
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from helpers.answer import Answer, Range
+from helpers.display import escape
 from helpers.errors import LabError
 
 TOKENS_NOTE = ("EcoLogits counts output tokens only; the tracker counts prompt and completion tokens; "
@@ -31,9 +32,19 @@ Why the three methods disagree:
   world); closed models get a range because their size is a guess.
 - CodeCarbon measures this machine's power while a local model answers: a tiny model on a CPU, a real grid
   factor, and whatever else the machine was doing at the time (machine mode).
-Example: gpt-4o-mini writing 500 tokens: the tracker's factor gives 500 × 0.00021 g = 105 mg; EcoLogits gives
-12.7–15.3 mg with its default US grid for OpenAI (15.0–18.1 mg with the world mix) — about 7× less.
 """
+
+
+def explanation(zone: str = "USA") -> str:
+    """EXPLANATION with its worked example computed now (gpt-4o-mini, 500 output tokens, 5 s), never typed in."""
+    try:
+        mg = example(zone)
+    except LabError as exc:
+        return EXPLANATION + f"(The worked example is not available here: {exc})\n"
+    return EXPLANATION + (f"Example: gpt-4o-mini writing 500 tokens: the tracker's factor gives {mg['tracker_mg']:.0f} mg; "
+                          f"EcoLogits gives {mg['ecologits_mg_min']:.1f}–{mg['ecologits_mg_max']:.1f} mg (zone {zone}), "
+                          f"{mg['tracker_mg'] / mg['ecologits_mg_max']:.1f}–{mg['tracker_mg'] / mg['ecologits_mg_min']:.1f}"
+                          " times less.\n")
 
 
 @dataclass
@@ -42,8 +53,8 @@ class MethodRow:
 
     label: str
     calls: int
-    prompt_tokens: int
-    completion_tokens: int
+    prompt_tokens: int | None
+    completion_tokens: int | None
     tracker_g: float | None
     ecologits_g: Range | None
     measured_g: float | None
@@ -79,6 +90,11 @@ def _sum(values: list[Any]) -> float | None:
     return sum(known) if known else None
 
 
+def _sum_int(values: list[Any]) -> int | None:
+    known = [int(v) for v in values if v is not None]
+    return sum(known) if known else None  # unknown is n/a, never 0
+
+
 def rows(items: Iterable[Answer | Mapping[str, Any]], per_model: bool = False) -> list[MethodRow]:
     """Rows per call (or per model with ``per_model``) from Answers or run-log rows (dicts)."""
     groups: dict[str, list[Any]] = {}
@@ -89,8 +105,8 @@ def rows(items: Iterable[Answer | Mapping[str, Any]], per_model: bool = False) -
     for label, group in groups.items():
         out.append(MethodRow(
             label=label, calls=len(group),
-            prompt_tokens=sum(_get(x, "prompt_tokens") or 0 for x in group),
-            completion_tokens=sum(_get(x, "completion_tokens") or 0 for x in group),
+            prompt_tokens=_sum_int([_get(x, "prompt_tokens") for x in group]),
+            completion_tokens=_sum_int([_get(x, "completion_tokens") for x in group]),
             ecologits_g=Range.of(_sum([_get(x, "ecologits_g_min") for x in group]),
                                  _sum([_get(x, "ecologits_g_max") for x in group])),
             **{f: _sum([_get(x, f) for x in group]) for f in ("tracker_g", "measured_g", "measured_kwh")}))
@@ -101,17 +117,27 @@ def _mg(v: float | None) -> str:
     return "n/a" if v is None else f"{v * 1000:.3g} mg"
 
 
+def power_sources(items: Iterable[Answer | Mapping[str, Any]]) -> list[str]:
+    """Where CodeCarbon's power came from, for the measured answers among ``items`` (each source once)."""
+    found = [(item.extra.get("measured") or {}).get("power_source") for item in items if isinstance(item, Answer)]
+    return list(dict.fromkeys(s for s in found if s))
+
+
 def markdown(items: Iterable[Answer | Mapping[str, Any]], per_model: bool = False) -> str:
-    """A Markdown table of the three methods, with the note on what each counts."""
+    """A Markdown table of the three methods, with the note on what each counts (and, for measured answers,
+    where CodeCarbon's power came from: a sensor, or an estimate)."""
+    items = list(items)
     head = ("| call | tokens in / out | tracker (in+out) | EcoLogits (out only) | measured | Wh / 1k out |\n"
             "|---|---|---|---|---|---|")
     lines = [head]
     for r in rows(items, per_model):
         eco = ("n/a" if r.ecologits_g_min is None else f"{_mg(r.ecologits_g_min)} – {_mg(r.ecologits_g_max)}")
         wh = "n/a" if r.measured_wh_per_1k is None else f"{r.measured_wh_per_1k:.3g}"
-        lines.append(f"| {r.label} | {r.prompt_tokens} / {r.completion_tokens} | {_mg(r.tracker_g)} | {eco} | "
-                     f"{_mg(r.measured_g)} | {wh} |")
-    return "\n".join(lines) + f"\n\n_{TOKENS_NOTE}_"
+        tokens = " / ".join("n/a" if n is None else str(n) for n in (r.prompt_tokens, r.completion_tokens))
+        cells = [r.label, tokens, _mg(r.tracker_g), eco, _mg(r.measured_g), wh]
+        lines.append("| " + " | ".join(escape(c, "table") for c in cells) + " |")
+    power = "".join(f" CodeCarbon's power here: {s}." for s in power_sources(items))
+    return "\n".join(lines) + f"\n\n_{escape(TOKENS_NOTE + power, 'prose')}_"
 
 
 def chart(items: Iterable[Answer | Mapping[str, Any]], per_model: bool = True, ax: Any = None) -> Any:
@@ -137,7 +163,7 @@ def chart(items: Iterable[Answer | Mapping[str, Any]], per_model: bool = True, a
             [mg(r.ecologits_g.max) - m if r.ecologits_g else 0 for m, r in zip(mids, data)]]
     ax.bar(list(xs), mids, width, yerr=errs, capsize=3, label="EcoLogits (out tokens, min–max)")
     ax.bar([x + width for x in xs], [mg(r.measured_g) for r in data], width, label="measured (CodeCarbon)")
-    ax.set_xticks(list(xs), [r.label for r in data], rotation=20, ha="right")
+    ax.set_xticks(list(xs), [escape(r.label, "chart") for r in data], rotation=20, ha="right")
     ax.set_ylabel("mg CO2e")
     if any(v > 0 for r in data for v in (mg(r.tracker_g), mg(r.ecologits_g_max), mg(r.measured_g))):
         ax.set_yscale("log")

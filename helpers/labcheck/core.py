@@ -6,6 +6,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from helpers import display
+
 MARKS = {"ok": "✓", "wrong": "✗", "todo": "…"}
 NOT_DONE = "not done yet"
 
@@ -53,12 +55,13 @@ class Report:
             parts.append(f"{NOT_DONE} ({self.count('todo')} step(s) to go)")
         return f"{'❌' if self.count('wrong') else '⏳'} {self.title}: {', '.join(parts)}"
 
-    def _table_lines(self) -> list[str]:
+    def _table_lines(self, markdown: bool = False) -> list[str]:
         if not self.table:
             return []
         cols = list(dict.fromkeys(k for row in self.table for k in row))
-        rows = [" | ".join(_cell(row.get(c)) for c in cols) for row in self.table]
-        return ["", "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols), *[f"| {r} |" for r in rows]]
+        esc = (lambda text: display.escape(text, "table")) if markdown else (lambda text: text.replace("|", "\\|"))
+        rows = [" | ".join(esc(_cell(row.get(c))) for c in cols) for row in self.table]
+        return ["", "| " + " | ".join(map(esc, cols)) + " |", "|" + "---|" * len(cols), *[f"| {r} |" for r in rows]]
 
     def __str__(self) -> str:
         lines = [self.headline, *[f"  {MARKS[f.state]} {f.message}" for f in self.findings]]
@@ -67,14 +70,15 @@ class Report:
     __repr__ = __str__
 
     def _repr_markdown_(self) -> str:
-        lines = [f"**{self.headline}**", "", *[f"- {MARKS[f.state]} {f.message}" for f in self.findings]]
-        return "\n".join(lines + self._table_lines())
+        lines = [f"**{display.escape(self.headline)}**", "",
+                 *[f"- {MARKS[f.state]} {display.escape(f.message, 'prose')}" for f in self.findings]]
+        return "\n".join(lines + self._table_lines(markdown=True))
 
 
 def _cell(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
-    return "" if value is None else str(value).replace("|", "\\|")
+    return "n/a" if value is None else str(value)
 
 
 def _todo(value: Any) -> bool:

@@ -10,12 +10,12 @@ from helpers.labcheck.core import NOT_DONE, Report, _todo, attempt, close
 
 # -- lab 01: call two providers and compare ---------------------------------------------------------------------
 SUMMARY_HINTS = {
-    "model": "the answer's spec (answer.spec)",
-    "words": "len(answer.text.split())",
-    "output_tokens": "answer.usage.completion_tokens",
-    "seconds": "answer.latency_s",
+    "model": "the model spec the answer came from (look at the Answer's fields)",
+    "words": "count the words of the answer's text (whitespace separates words)",
+    "output_tokens": "the output (completion) tokens the provider reported in the answer's usage",
+    "seconds": "how long the call took, as the answer measured it",
     "tokens_per_s": "output tokens ÷ seconds, None when either is missing",
-    "cost_usd": "answer.cost_usd, None when the price is unknown (never 0 for unknown)",
+    "cost_usd": "what the answer cost, None when the price is unknown (never 0 for unknown)",
 }
 
 
@@ -31,7 +31,8 @@ def _check_models(report: Report, models: Any) -> list[str] | None:
     from helpers import spec as specs
 
     if _todo(models):
-        report.todo(f"Step 1 is {NOT_DONE}: set `models` to two specs, e.g. lab.models(2)")
+        report.todo(f"Step 1 is {NOT_DONE}: set `models` to two model specs from two different providers (the "
+                    "setup cell lists the models that answer on this machine)")
         return None
     if isinstance(models, str) or not isinstance(models, (list, tuple)):
         report.wrong(f"`models` is a {type(models).__name__}: make it a list of two spec strings")
@@ -95,7 +96,7 @@ def _check_summaries(report: Report, summarize: Any, answers: list[Answer]) -> b
             problems.append(f"for {a.spec} the dict lacks {missing}")
         for k in want:
             if k in row and not close(row[k], want[k]):
-                problems.append(f"{k} for {a.spec} is {row[k]!r}, expected {want[k]!r}: use {SUMMARY_HINTS[k]}")
+                problems.append(f"{k} for {a.spec} is {row[k]!r}, which does not match the answer: {SUMMARY_HINTS[k]}")
         rows.append(row)
     if problems:
         report.wrong("`summarize`: " + "; ".join(problems))

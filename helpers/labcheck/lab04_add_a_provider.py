@@ -51,7 +51,8 @@ def _check_list_models(report: Report, list_models: Any, base_url: str, served: 
     if _todo(ids):
         report.todo(f"Step 2 is {NOT_DONE}: `list_models` returns {ids!r}")
     elif not isinstance(ids, (list, tuple)) or not all(isinstance(i, str) for i in ids):
-        report.wrong("`list_models` should return a list of model id strings ([m.id for m in client.models.list()])")
+        report.wrong("`list_models` should return a list of model id strings: the server's model list holds "
+                     "objects, and each has an id")
     elif sorted(ids) != served:
         report.wrong(f"`list_models` returns {sorted(ids)}, but the server lists {served}")
     else:
@@ -68,7 +69,8 @@ def _check_ask_directly(report: Report, ask_directly: Any, base_url: str, model:
         report.wrong(f"`ask_directly` returns a {type(text).__name__}: return the text, "
                      "reply.choices[0].message.content")
     elif not text.strip():
-        report.wrong("`ask_directly` returns an empty string: did you read reply.choices[0].message.content?")
+        report.wrong("`ask_directly` returns an empty string: a chat completion holds a list of choices, each "
+                     "with a message; the text is that message's content")
     else:
         report.ok(f"`ask_directly` returns the server's text ({len(text)} characters)")
 

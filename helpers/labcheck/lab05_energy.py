@@ -132,8 +132,8 @@ def _check_wh_per_1k(report: Report, wh_per_1k: Any, runs: list[dict[str, Any]])
             return
         right = expected_wh_per_1k(case)
         if not close(got, right, rel=1e-2):
-            report.wrong(f"`wh_per_1k` gives {got:.4g} for {label}, expected {right:.4g} Wh per 1,000 output "
-                         f"tokens: {_slip(got, case)}")
+            report.wrong(f"`wh_per_1k` gives {got:.4g} for {label}, which is not the Wh per 1,000 output "
+                         f"tokens of those runs: {_slip(got, case)}")
             return
     report.ok(f"`wh_per_1k`: {want:.3g} Wh per 1,000 output tokens on this machine (total energy ÷ total tokens)")
 

