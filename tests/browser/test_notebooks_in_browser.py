@@ -49,7 +49,6 @@ NOT_A_FIGURE = [
 ERROR_MIMES = ("application/vnd.jupyter.stderr", "application/vnd.jupyter.error")
 # Notebooks another issue is rewriting: math in an output still fails them; their other findings are
 # reported as an expected failure until that rewrite lands.
-REWRITTEN_ELSEWHERE = {"notebooks/02_reasoning_puzzles.ipynb": "issue 15 rewrites notebook 02"}
 
 
 def clean_env(work: Path) -> dict[str, str]:
@@ -131,8 +130,6 @@ def test_notebook_in_jupyterlab(path: Path, lab: tuple[harness.LabServer, harnes
     code = [c for c in report if c["kind"] == "code"]
     assert code and all(re.fullmatch(r"\[\d+\]:", c["prompt"]) or c["prompt"] == "" for c in code[:1])
     found = problems(report)
-    if rel in REWRITTEN_ELSEWHERE and found and not any(" math element" in f for f in found):
-        pytest.xfail(f"{REWRITTEN_ELSEWHERE[rel]}; seen (screenshot {shot}):\n" + "\n".join(found))
     assert not found, f"{rel} (screenshot {shot}):\n" + "\n".join(found)
 
 
