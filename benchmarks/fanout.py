@@ -1,10 +1,11 @@
 """Fan-out of the comparison runner vs the course's sequential loops, and the cached re-run.
 
 Six models (six providers, each pointed at one loopback OpenAI-compatible server with a fixed latency per
-call, run in its own process like any real server, so it does not share our GIL) × eight puzzles. Sequential: ``for model: for puzzle: helpers.llm.ask(...)`` as the course's loops
-do. Fan-out: ``helpers.compare.compare(..., concurrency=8)``. Both skip the cache, write the run log,
-price and estimate emissions; rounds alternate which side goes first and the figure is the median of
-the per-round ratios. Then a cached re-run of the same grid: the server's request count must not move.
+call, run in its own process like any real server, so it does not share our GIL) × eight puzzles.
+Sequential: ``for model: for puzzle: helpers.llm.ask(...)`` as the course's loops do. Fan-out:
+``helpers.compare.compare(..., concurrency=8)``. Both skip the cache, write the run log, price and
+estimate emissions; rounds alternate which side goes first and the figure is the median of the
+per-round ratios. Then a cached re-run of the same grid: the server's request count must not move.
 
     .venv/bin/python -m benchmarks.fanout [--rounds 3] [--latency 0.2] [--concurrency 8]
 """

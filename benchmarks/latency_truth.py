@@ -69,7 +69,8 @@ def main() -> None:
     specs = []
     for (provider, (_, model, prefix, key_var)), url in zip(FAMILIES.items(), urls, strict=True):
         env[f"{provider.upper()}_BASE_URL"] = url + prefix
-        env[key_var] = {"openai": "sk-proj-", "anthropic": "sk-ant-", "google": "AIza"}[provider] + "bench0123456789abcd"
+        env[key_var] = ({"openai": "sk-proj-", "anthropic": "sk-ant-", "google": "AIza"}[provider]
+                        + "bench0123456789abcd")
         specs.append(f"{provider}/{model}")
     done = subprocess.run([sys.executable, "-c", CHILD, str(args.puzzles), str(args.concurrency), *specs],
                           cwd=args.root, env=env, capture_output=True, text=True, check=False)

@@ -148,7 +148,8 @@ def write_inputs(grid: Grid, base_url: str, folder: Path) -> dict[str, Path]:
 
 def environment(base_url: str, home: Path) -> dict[str, str]:
     """The environment of every tool run: keys and base URLs to the server, private homes, no telemetry."""
-    env = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_BASE_URL")) and not k.startswith("LLMLAB_")}
+    env = {k: v for k, v in os.environ.items()
+           if not k.endswith(("_API_KEY", "_BASE_URL")) and not k.startswith("LLMLAB_")}
     env.update({var: KEY for var in PROVIDER_KEYS.values()})
     env.update({f"{name.upper()}_BASE_URL": base_url for name in PROVIDER_KEYS})
     env.update(LLMLAB_HOME=str(home), LLMLAB_DB=str(home / "llmlab.db"), LLMLAB_ENV_FILE=str(home / "none"),
@@ -242,7 +243,8 @@ def run_grid(grid: Grid, tools: list[str], rounds: int, extras: bool) -> dict[st
                 sent = server.count() - before
                 if sent != grid.cells:
                     raise SystemExit(f"{tool} sent {sent} requests for {grid.cells} cells")
-                report = json.loads(text.strip().splitlines()[-1]) if tool in ("floor", "litellm", "llmlab-compare") else {}
+                report = (json.loads(text.strip().splitlines()[-1])
+                          if tool in ("floor", "litellm", "llmlab-compare") else {})
                 if tool == "llmlab-cli":
                     last_run_id = re.search(r"run id: (\S+)", text).group(1)  # type: ignore[union-attr]
                 done[tool] = Run(tool, wall, cpu, rss, sent, report)
@@ -293,7 +295,8 @@ def render(result: dict[str, Any], command_line: str) -> str:
         cpu_call = [r[t].report["run_cpu_s"] / n * 1000 for r in runs for t in ("floor", "llmlab-compare")]
         ratios = [r["llmlab-compare"].report["run_cpu_s"] / r["floor"].report["run_cpu_s"] for r in runs]
         lines += ["", (f"CPU per call during the run (imports excluded): floor {statistics.median(cpu_call[0::2]):.2f} "
-                       f"ms, `compare()` {statistics.median(cpu_call[1::2]):.2f} ms: **{statistics.median(ratios):.2f}×** "
+                       f"ms, `compare()` {statistics.median(cpu_call[1::2]):.2f} ms: "
+                       f"**{statistics.median(ratios):.2f}×** "
                        f"(per round {', '.join(f'{x:.2f}' for x in ratios)}).")]
         table = [r["llmlab-compare"].report.get("table_s") for r in runs]
         both = [r["llmlab-compare"].report.get("table_report_s") for r in runs]
@@ -304,7 +307,8 @@ def render(result: dict[str, Any], command_line: str) -> str:
     if result["replay"]:
         rp, rr = result["replay"]["replay"], result["replay"]["replay_report"]
         lines.append(f"The CLI run's `--replay` (fresh process): **{statistics.median(rp):.2f} s** "
-                     f"({', '.join(f'{x:.2f}' for x in rp)}); `--replay --report DIR`: **{statistics.median(rr):.2f} s** "
+                     f"({', '.join(f'{x:.2f}' for x in rp)}); "
+                     f"`--replay --report DIR`: **{statistics.median(rr):.2f} s** "
                      f"({', '.join(f'{x:.2f}' for x in rr)}).")
     return "\n".join(lines)
 

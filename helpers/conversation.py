@@ -196,7 +196,8 @@ def stop_when(stop: str | Callable[[Turn, list[Turn]], bool] | None) -> Callable
     if isinstance(stop, str) and stop.strip():
         phrase = stop.strip().lower()
         return lambda turn, turns: phrase in turn.text.lower()
-    raise ConfigError(f"stop={stop!r} is not a stop condition", hint="Pass a phrase or a function (turn, turns) -> bool.")
+    raise ConfigError(f"stop={stop!r} is not a stop condition",
+                      hint="Pass a phrase or a function (turn, turns) -> bool.")
 
 
 # -- running ------------------------------------------------------------------------------------------

@@ -79,7 +79,8 @@ def _number(name: str, value: Any, low: float, high: float, integer: bool = Fals
     ok_type = isinstance(value, int) if integer else isinstance(value, (int, float))
     if isinstance(value, bool) or not ok_type or not low <= value <= high:
         kind = "a whole number" if integer else "a number"
-        raise errors.ConfigError(f"{name}={value!r} is out of range", hint=f"{name} must be {kind} from {low:g} to {high:g}.")
+        raise errors.ConfigError(f"{name}={value!r} is out of range",
+                                 hint=f"{name} must be {kind} from {low:g} to {high:g}.")
     return value
 
 
@@ -110,7 +111,8 @@ def validate_params(params: dict[str, Any]) -> dict[str, Any]:
         if isinstance(stop, str):
             stop = [stop]
         if not isinstance(stop, list) or not stop or not all(isinstance(s, str) and s for s in stop) or len(stop) > 4:
-            raise errors.ConfigError(f"stop={p['stop']!r} is not valid", hint="stop is a string or a list of 1-4 strings.")
+            raise errors.ConfigError(f"stop={p['stop']!r} is not valid",
+                                     hint="stop is a string or a list of 1-4 strings.")
     if "reasoning_effort" in p and p["reasoning_effort"] not in REASONING_EFFORTS:
         raise errors.ConfigError(f"reasoning_effort={p['reasoning_effort']!r} is not valid",
                                  hint=f"Use one of {', '.join(REASONING_EFFORTS)}.")

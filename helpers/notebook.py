@@ -194,7 +194,8 @@ class Lab:
         specs = self.models(1)
         if not specs:
             raise ConfigError("no model can answer on this machine",
-                              hint="Run `make install` (the bundled engine and the stub need no key) or set a key in .env.")
+                              hint="Run `make install` (the bundled engine and the stub need no key) "
+                                   "or set a key in .env.")
         return specs[0]
 
     def offline_models(self, provider: str | None = None) -> list[str]:

@@ -182,8 +182,10 @@ class CacheReport:
 
     def to_markdown(self) -> str:
         esc = display.escape
-        head = f"**Prompt caching · {esc(self.spec)}** · {esc(self.source)}" + ("" if self.live else " · **not a live cache**")
-        table = ["| call | prompt | cached | written | output | cost | without cache |", "|---|--:|--:|--:|--:|--:|--:|"]
+        head = (f"**Prompt caching · {esc(self.spec)}** · {esc(self.source)}"
+                + ("" if self.live else " · **not a live cache**"))
+        table = ["| call | prompt | cached | written | output | cost | without cache |",
+                 "|---|--:|--:|--:|--:|--:|--:|"]
         for label, u, with_cache, without in self.rows():
             table.append(f"| {label} | {_n(u.prompt_tokens)} | {_n(u.cached_tokens)} | {_n(u.cache_write_tokens)} | "
                          f"{_n(u.completion_tokens)} | {esc(display.fmt_cost(with_cache), 'table')} | "

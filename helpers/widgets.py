@@ -293,7 +293,8 @@ class ConversationWidget(_Shown):
 
     def seats(self) -> list[Seat]:
         """The seats as set in the rows, each with the Max tokens limit (none when 0)."""
-        params = {"max_tokens": int(self.max_tokens.value)} if self.max_tokens.value and self.max_tokens.value > 0 else {}
+        params = ({"max_tokens": int(self.max_tokens.value)}
+                  if self.max_tokens.value and self.max_tokens.value > 0 else {})
         return [Seat(spec=r["model"].value, name=r["name"].value, persona=r["persona"].value, params=dict(params))
                 for r in self.seat_rows]
 

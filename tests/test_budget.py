@@ -142,7 +142,8 @@ def test_run_budget_refuses_with_the_flag_and_keeps_the_run() -> None:
     with pytest.raises(BudgetExceeded) as refused:
         run.admit("k2", req, label="openai/gpt-4.1-mini on worm, repeat 0")
     message = str(refused.value)
-    assert message.startswith(f"--max-usd 0.0002 reached: $0.000000 spent, ${worst.usd:.6f} in flight") and "in flight" in message
+    assert (message.startswith(f"--max-usd 0.0002 reached: $0.000000 spent, ${worst.usd:.6f} in flight")
+            and "in flight" in message)
     assert "openai/gpt-4.1-mini on worm, repeat 0 could cost up to $" in message and "(max_tokens=100)" in message
     assert refused.value.hint == "What was done is kept; resume with a higher --max-usd." and run.refused == 1
 
@@ -180,7 +181,8 @@ def test_an_inactive_budget_reserves_nothing_and_computes_nothing(monkeypatch: p
 
 
 @pytest.mark.parametrize("value", [float("inf"), float("-inf"), float("nan"), -0.5, True, "0.1", [1]])
-@pytest.mark.parametrize(("scope", "name", "fix"), [("session", "usd", "set_budget("), ("run", "--max-usd", "--max-usd 0.05")])
+@pytest.mark.parametrize(("scope", "name", "fix"),
+                         [("session", "usd", "set_budget("), ("run", "--max-usd", "--max-usd 0.05")])
 def test_one_limit_validator_for_both_scopes(value: object, scope: str, name: str, fix: str) -> None:
     with pytest.raises(ConfigError) as err:
         budget.Budget(usd=value, scope=scope)  # type: ignore[arg-type]

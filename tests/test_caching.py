@@ -32,7 +32,8 @@ CASES = [
     ("anthropic/claude-haiku-4-5",  # $1 input, $1.25 cache write, $0.10 cache read, $5 output
      {"input_tokens": 4, "cache_creation_input_tokens": 6617, "cache_read_input_tokens": 0, "output_tokens": 64},
      {"input_tokens": 4, "cache_creation_input_tokens": 14, "cache_read_input_tokens": 6598, "output_tokens": 77},
-     Usage(6621, 64, cached_tokens=0, cache_write_tokens=6617), Usage(6616, 77, cached_tokens=6598, cache_write_tokens=14),
+     Usage(6621, 64, cached_tokens=0, cache_write_tokens=6617),
+     Usage(6616, 77, cached_tokens=6598, cache_write_tokens=14),
      4 * 1 * M + 6617 * 1.25 * M + 64 * 5 * M,
      4 * 1 * M + 14 * 1.25 * M + 6598 * 0.1 * M + 77 * 5 * M,
      6621 * 1 * M + 64 * 5 * M,
@@ -154,7 +155,8 @@ def test_live_pair_anthropic_marks_blocks_and_reads_cache_fields(fake_openai: Fa
     report = prompt_caching.live_pair("anthropic/claude-haiku-4-5")
     assert report.first == CASES[1][3] and report.second == CASES[1][4]
     assert report.cost("second") == pytest.approx(CASES[1][6], abs=1e-12)
-    assert seen[0]["system"] == [{"type": "text", "text": prompt_caching.document(), "cache_control": {"type": "ephemeral"}}]
+    assert seen[0]["system"] == [{"type": "text", "text": prompt_caching.document(),
+                                  "cache_control": {"type": "ephemeral"}}]
     assert seen[1]["messages"][0]["content"][-1]["cache_control"] == {"type": "ephemeral"}
     rows = store.default().calls()
     assert [(r["cached_tokens"], r["cache_write_tokens"]) for r in rows] == [(0, 6617), (6598, 14)]

@@ -41,7 +41,8 @@ def test_the_image_installs_like_make_install() -> None:
     runs = " ".join(instructions("RUN"))
     make = (ROOT / "Makefile").read_text()
     assert "$(PIP) install -r requirements.txt" in make and "$(PYTHON) -m venv $(VENV)" in make
-    assert "python -m venv .venv" in runs and ".venv/bin/python -m pip install --no-cache-dir -r requirements.txt" in runs
+    assert ("python -m venv .venv" in runs
+            and ".venv/bin/python -m pip install --no-cache-dir -r requirements.txt" in runs)
     assert "python:3.11" in instructions("FROM")[0]  # the Python the pins are tested on
     image_pins = (DEPLOY / "image" / "requirements.txt").read_text().split()
     dev_pins = (ROOT / "requirements-dev.txt").read_text().split()
@@ -115,7 +116,8 @@ def test_two_users_of_a_shared_install_get_their_own_files() -> None:
             os.chown(home, uid, uid)
             env = {"PATH": os.environ["PATH"], "HOME": str(home), "PYTHONPATH": str(ROOT)}
             out = subprocess.run(["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", sys.executable,
-                                  "-c", code], check=False, env=env, capture_output=True, text=True, timeout=120, cwd=home)
+                                  "-c", code],
+                                 check=False, env=env, capture_output=True, text=True, timeout=120, cwd=home)
             assert out.returncode == 0, out.stderr[-2000:]
             shared, runs, env_file, db = out.stdout.split()
             assert shared == "True"

@@ -21,11 +21,13 @@ BUDGET_429 = {"error": {"message": "Budget has been exceeded! Key=e7fbc61f8b49 C
                                    "cost: 3.6432300000000004, Max budget: 2.5",
                         "type": "budget_exceeded", "param": None, "code": "429"}}
 BUDGET_400_OLD = {"error": {"message": "litellm.BadRequestError: OpenAIException - Budget has been exceeded! Current "
-                                       "cost: 14.xxx, Max budget: 100. Received Model Group=meta.llama3-8b-instruct-v1:0"
+                                       "cost: 14.xxx, Max budget: 100. "
+                                       "Received Model Group=meta.llama3-8b-instruct-v1:0"
                                        "\nAvailable Model Group Fallbacks=None",
                             "type": None, "param": None, "code": "400"}}
 MODEL_401 = {"error": {"message": "key not allowed to access model. This key can only access models=['gpt-5', "
-                                  "'eu.anthropic.claude-sonnet-4-20250514-v1:0']. Tried to access claude-sonnet-4-20250514",
+                                  "'eu.anthropic.claude-sonnet-4-20250514-v1:0']. "
+                                  "Tried to access claude-sonnet-4-20250514",
                        "type": "key_model_access_denied", "param": "model", "code": "401"}}
 
 

@@ -163,7 +163,8 @@ def test_every_turn_is_in_the_run_log(three: dict[str, FakeOpenAI]) -> None:
     rows = log.calls(chat.run_id)
     # seat 1 opened, so seat 2 answers first and seat 1 never speaks twice in a row
     assert [r["provider"] for r in rows] == ["groq", "gemini", "openai"] * 2
-    assert [r["cell"] for r in rows][:3] == ["round1/gpt-oss-20b", "round1/gemini-2.5-flash-lite", "round1/gpt-4.1-mini"]
+    assert [r["cell"] for r in rows][:3] == ["round1/gpt-oss-20b", "round1/gemini-2.5-flash-lite",
+                                             "round1/gpt-4.1-mini"]
     speakers = [t.seat for t in chat.turns]
     assert speakers == [0, 1, 2, 0, 1, 2, 0]
     assert all(r["error"] is None and r["prompt_tokens"] > 0 for r in rows)

@@ -64,4 +64,5 @@ def test_unknown_figures_become_none() -> None:
     (c,) = decision.candidates([row])
     assert (c.accuracy, c.cost_usd, c.latency_s, c.kwh, c.g_co2e) == (None, None, 0.5, None, 0.2)
     ranked = {r.name: r for r in decision.rank([c, decision.Candidate("x", accuracy=0.5)]).ranking}
-    assert "accuracy unknown (scored 0)" in ranked["stub/gpt-4"].reasons and ranked["stub/gpt-4"].scores["accuracy"] == 0
+    assert ("accuracy unknown (scored 0)" in ranked["stub/gpt-4"].reasons
+            and ranked["stub/gpt-4"].scores["accuracy"] == 0)

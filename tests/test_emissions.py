@@ -28,7 +28,8 @@ def _no_custom_factors():
 
 def test_builtin_factors_come_from_the_installed_package_without_importing_it() -> None:
     # In a fresh interpreter: reading the factors must not import api_emissions_tracker (which patches openai).
-    code = ("import sys, json; from helpers.estimates import factors; from helpers.estimates.emissions import estimate; t = factors.table(); "
+    code = ("import sys, json; from helpers.estimates import factors; "
+            "from helpers.estimates.emissions import estimate; t = factors.table(); "
             "e = estimate('openai', 'gpt-4o', 1, 1); "
             "print(json.dumps({'loaded': 'api_emissions_tracker' in sys.modules, "
             "'factors': {k: [f.per_prompt_token, f.per_completion_token] for k, f in t.items()}}))")

@@ -30,7 +30,8 @@ def recorded(fake_openai, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-u
 
 def test_recorded_answer_shows_tracker_and_ecologits(recorded) -> None:  # type: ignore[no-untyped-def]
     a = recorded
-    assert a.ok and a.model_reported == "gpt-3.5-turbo-0125" and (a.usage.prompt_tokens, a.usage.completion_tokens) == (10, 9)
+    assert (a.ok and a.model_reported == "gpt-3.5-turbo-0125"
+            and (a.usage.prompt_tokens, a.usage.completion_tokens) == (10, 9))
     assert a.emissions.tracker_g == pytest.approx(19 * 0.00246) and f"{a.emissions.tracker_g:.4f}" == "0.0467"
     e = a.emissions
     assert 0 < e.ecologits_g_min < e.ecologits_g_max and 0 < e.ecologits_kwh_min < e.ecologits_kwh_max

@@ -21,7 +21,8 @@ def test_ecologits_fast_path_matches_llm_impacts_with_its_own_graph_order(zone: 
     lib = ecologits_range._lib()
     assert "build_dag" in vars(graph.dag)  # the order is sorted once
     cases = [(p, m, tokens, latency) for p, m in [("openai", "gpt-4o-mini"), ("openai", "gpt-4.1-mini"),
-                                                  ("anthropic", "claude-sonnet-4-5"), ("google_genai", "gemini-2.5-flash"),
+                                                  ("anthropic", "claude-sonnet-4-5"),
+                                                  ("google_genai", "gemini-2.5-flash"),
                                                   ("huggingface_hub", "openai/gpt-oss-20b")]
              for tokens in (1, 37, 800) for latency in (0.02, 0.4, 3.0, math.inf)]
     ours = [ecologits_range._registry_impacts(p, m, t, lat, zone) for p, m, t, lat in cases]

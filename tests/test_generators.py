@@ -156,7 +156,8 @@ def test_csv_jsonl_and_yaml_give_the_same_puzzles(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("name, text, says", [
-    ("bad.csv", "id,prompt,answer,grader\nsum,Add.,lots,numeric\n", "puzzle 'sum': field 'answer' ('lots') is not a number"),
+    ("bad.csv", "id,prompt,answer,grader\nsum,Add.,lots,numeric\n",
+     "puzzle 'sum': field 'answer' ('lots') is not a number"),
     ("bad.csv", "id,prompt,colour\nsum,Add.,red\n", "puzzle 'sum': unknown field(s) colour"),
     ("bad.csv", "id,prompt\nsum,\n", "puzzle 'sum': field 'prompt' is missing"),
     ("dup.jsonl", json.dumps({"id": "a", "prompt": "x", "grader": "none"}) + "\n"

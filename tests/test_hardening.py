@@ -254,7 +254,8 @@ def test_runs_import_validates_its_input(tmp_path: Path, capsys, name: str, reco
     assert run_log.default().run("r1") is None  # nothing half-imported
 
 
-@pytest.mark.parametrize("repeat", ["3", 1e9, 10**9, -1, None, True], ids=["string", "float", "huge", "neg", "null", "bool"])
+@pytest.mark.parametrize("repeat", ["3", 1e9, 10**9, -1, None, True],
+                         ids=["string", "float", "huge", "neg", "null", "bool"])
 def test_a_stored_config_with_a_bad_repeat_is_refused(tmp_path: Path, capsys, repeat: Any) -> None:  # type: ignore[no-untyped-def]
     config = {"models": ["groq/m"], "puzzles": {"source": "x", "puzzles": [{"id": "sum", "prompt": "Sum?",
                                                                             "answer": "55", "grader": "numeric"}]},

@@ -71,7 +71,8 @@ def test_summarize_mistakes_are_named_field_by_field() -> None:
     assert ("seconds for local/smollm2 is 2000.0, which does not match the answer: how long the call took"
             in wrong[0])
     assert "2.0" not in wrong[0] and "latency_s" not in wrong[0]  # what is wrong and how to think, not the answer
-    assert "cost_usd for stub/gpt-35-turbo is 0, which does not match the answer: what the answer cost, None when" in wrong[0] and "never 0 for unknown" in wrong[0]
+    assert ("cost_usd for stub/gpt-35-turbo is 0, which does not match the answer: what the answer cost, None when"
+            in wrong[0] and "never 0 for unknown" in wrong[0])
     assert report.headline.startswith("❌") and "1 to fix" in report.headline
 
 
@@ -101,7 +102,8 @@ def test_model_choice_mistakes(models: Any, expected: str) -> None:
 def test_answers_must_come_from_the_chosen_models_and_succeed() -> None:
     other = [answer("local/smollm2"), answer("stub/gpt-4")]
     report = labcheck.two_providers(models=MODELS, answers=other)
-    assert "but `models` is ['local/smollm2', 'stub/gpt-35-turbo']: ask the models you picked" in report.findings[1].message
+    assert ("but `models` is ['local/smollm2', 'stub/gpt-35-turbo']: ask the models you picked"
+            in report.findings[1].message)
     failed = answers()
     failed[1].error = "stub has no recordings for 'x'"
     report = labcheck.two_providers(models=MODELS, answers=failed)
@@ -385,7 +387,8 @@ def test_grader_that_ignores_units_accepts_a_wrong_length() -> None:
     (units,) = [f.message for f in report.findings if f.message.startswith("units")]
     assert units == ("units: accepts `4 millimetres` but rejects `0.4 cm` in `Answer: 0.4 cm`, both right for "
                      "`4 mm`: convert units before comparing: 0.4 cm is 4 mm (and 1 more units phrasing(s))")
-    assert {"expected": "`4 mm`", "answer": "`The distance is 4 cm.`", "truly": "wrong", "yours": "right"} in report.table
+    assert ({"expected": "`4 mm`", "answer": "`The distance is 4 cm.`", "truly": "wrong", "yours": "right"}
+            in report.table)
 
 
 def test_grader_that_reads_the_first_number() -> None:
@@ -424,8 +427,8 @@ def test_grader_comparison_with_helpers_graders() -> None:
     assert "| `It is two thirds.` | `2/3` | right | wrong ✗ | right |" in table
     assert "| `The probability is 2/3, not 1/2.` | `2/3` | right | wrong ✗ | right |" in table
     assert "| `The probability is 0.7.` | `2/3` | wrong | wrong | wrong |" in table
-    assert table.endswith("Graded as they truly are: **yours 23 of 31**, helpers.compare.graders 31 of 31 (✗ marks a wrong "
-                          "verdict). The last 10 rows go beyond the lab's checks.")
+    assert table.endswith("Graded as they truly are: **yours 23 of 31**, helpers.compare.graders 31 of 31 "
+                          "(✗ marks a wrong verdict). The last 10 rows go beyond the lab's checks.")
     assert "| `Answer: 2/3` | `2/3` | right | not done yet | right |" in labcheck.grader_comparison(
         lambda e, a: todo(a))
 
@@ -479,14 +482,16 @@ def test_energy_arithmetic_slips_are_named(slip: Any, expected: str) -> None:
 
 
 def test_energy_averaged_ratios_are_caught_even_when_the_own_runs_hide_them() -> None:
-    same_ratio = [{"output_tokens": n, "seconds": n / 50, "kwh": n * 1e-7, "g_co2e": n * 1e-7 * 56} for n in (20, 40, 60)]
+    same_ratio = [{"output_tokens": n, "seconds": n / 50, "kwh": n * 1e-7, "g_co2e": n * 1e-7 * 56}
+                  for n in (20, 40, 60)]
 
     def averaged(runs: list[dict[str, Any]]) -> float:
         return sum(r["kwh"] * 1e6 / r["output_tokens"] for r in runs) / len(runs)
 
     report = labcheck.energy_per_token(runs=same_ratio, wh_per_1k=averaged)
     assert report.findings[1].message.startswith("`wh_per_1k` gives 0.1667 for the runs [")
-    assert report.findings[1].message.endswith("not the Wh per 1,000 output tokens of those runs: that is the mean of the "
+    assert report.findings[1].message.endswith("not the Wh per 1,000 output tokens of those runs: "
+                                               "that is the mean of the "
                                                "per-call ratios; divide the total energy by the total tokens instead "
                                                "(a long answer weighs more than a short one)")
 

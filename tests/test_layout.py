@@ -1,4 +1,5 @@
-"""The package's shape: the stages are folders, and no module imports another in a circle (not even\nlazily, inside a function)."""
+"""The package's shape: the stages are folders, and no module imports another in a circle (not even
+lazily, inside a function)."""
 
 from __future__ import annotations
 

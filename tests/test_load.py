@@ -49,7 +49,8 @@ def check_answers(answers: list[Any], prompts: list[str]) -> Counter[str]:
             assert answer.text == f"Echo: {prompt}"
         else:
             assert answer.error_kind == "rate_limit", answer.error
-            assert "rate-limited the request (429) after retries" in answer.error and "lower --concurrency" in answer.error
+            assert ("rate-limited the request (429) after retries" in answer.error
+                    and "lower --concurrency" in answer.error)
         outcomes["ok" if answer.ok else "rate_limit"] += 1
     return outcomes
 

@@ -277,10 +277,13 @@ def request_for(spec_provider: str, model: str) -> Request:
 
 def test_anthropic_list_models(mock: respx.MockRouter) -> None:
     mock.get(f"{ANTHROPIC}/v1/models").respond(200, json={
-        "data": [{"type": "model", "id": "claude-sonnet-4-5", "display_name": "Sonnet", "created_at": "2025-09-29T00:00:00Z"},
-                 {"type": "model", "id": "claude-haiku-4-5", "display_name": "Haiku", "created_at": "2025-10-01T00:00:00Z"}],
+        "data": [{"type": "model", "id": "claude-sonnet-4-5", "display_name": "Sonnet",
+                  "created_at": "2025-09-29T00:00:00Z"},
+                 {"type": "model", "id": "claude-haiku-4-5", "display_name": "Haiku",
+                  "created_at": "2025-10-01T00:00:00Z"}],
         "has_more": False, "first_id": "claude-sonnet-4-5", "last_id": "claude-haiku-4-5"})
-    assert anthropic_native.Anthropic().list_models(request_for("anthropic", "")) == ["claude-haiku-4-5", "claude-sonnet-4-5"]
+    assert (anthropic_native.Anthropic().list_models(request_for("anthropic", ""))
+            == ["claude-haiku-4-5", "claude-sonnet-4-5"])
 
 
 # ------------------------------------------------------------------------------------------------- Google
@@ -424,7 +427,8 @@ async def test_google_async_and_stream(mock: respx.MockRouter) -> None:
 def test_google_list_models(mock: respx.MockRouter) -> None:
     route = mock.get(url__startswith=f"{GOOGLE}/v1/models").respond(200, json={"models": [
         {"name": "models/gemini-2.5-flash"}, {"name": "models/gemini-2.5-flash-lite"}]})
-    assert google_native.Google().list_models(request_for("google", "")) == ["gemini-2.5-flash", "gemini-2.5-flash-lite"]
+    assert (google_native.Google().list_models(request_for("google", ""))
+            == ["gemini-2.5-flash", "gemini-2.5-flash-lite"])
     assert route.calls.last.request.headers["x-goog-api-key"] == GOOGLE_KEY
 
 

@@ -44,7 +44,8 @@ ANTHROPIC = {"id": "msg_1", "type": "message", "role": "assistant", "model": "cl
              "content": [{"type": "text", "text": "Hi"}], "stop_reason": "end_turn",
              "usage": {"input_tokens": 3, "output_tokens": 1}}
 ANTHROPIC_EVENTS = [
-    {"type": "message_start", "message": {**ANTHROPIC, "content": [], "usage": {"input_tokens": 3, "output_tokens": 0}}},
+    {"type": "message_start",
+     "message": {**ANTHROPIC, "content": [], "usage": {"input_tokens": 3, "output_tokens": 0}}},
     {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
     {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "Hi"}},
     {"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": 1}},

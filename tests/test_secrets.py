@@ -105,7 +105,8 @@ def test_canaries_reach_the_server_and_come_back(canaries: Canaries) -> None:
     """The test's premise: each key is really sent, and the server really echoes it in full."""
     answers = llm.ask_many(keyed_specs(), "Hello", use_cache=False)
     assert all(a.error_kind == "auth" for a in answers), [(a.spec, a.error) for a in answers]
-    sent = {r.api_key or r.headers.get("x-api-key") or r.headers.get("x-goog-api-key") for r in canaries.server.requests}
+    sent = {r.api_key or r.headers.get("x-api-key") or r.headers.get("x-goog-api-key")
+            for r in canaries.server.requests}
     assert set(canaries.keys.values()) <= sent
     for a in answers:
         assert keys.mask(canaries.keys[catalog.provider(a.provider).key_var or ""]) in a.error  # masked, not gone

@@ -61,7 +61,8 @@ EXPECTED_SCHEMA = [  # (type, name, SQL with whitespace collapsed); SQLite's own
                         "expires_at REAL NOT NULL)")),
     ("table", "migrations", "CREATE TABLE migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"),
     ("table", "runs", ("CREATE TABLE runs (id TEXT PRIMARY KEY, kind TEXT NOT NULL, created_at TEXT NOT NULL, "
-                      "label TEXT, config TEXT , imported INTEGER NOT NULL DEFAULT 0)")),  # ALTER TABLE leaves the space
+                      # ALTER TABLE leaves the space
+                      "label TEXT, config TEXT , imported INTEGER NOT NULL DEFAULT 0)")),
 ]
 
 
@@ -215,7 +216,8 @@ def test_only_the_runlog_package_speaks_sql():
     import ast
     from pathlib import Path
 
-    sql = re.compile(r"\b(SELECT\s.+\sFROM|INSERT (OR \w+ )?INTO|UPDATE \w+ SET|DELETE FROM|CREATE (TABLE|INDEX)|PRAGMA)\b")
+    sql = re.compile(r"\b(SELECT\s.+\sFROM|INSERT (OR \w+ )?INTO|UPDATE \w+ SET|DELETE FROM"
+                     r"|CREATE (TABLE|INDEX)|PRAGMA)\b")
     package = Path(run_log.__file__).resolve().parents[1]
     found = []
     for path in sorted(package.rglob("*.py")):

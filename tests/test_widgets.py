@@ -55,7 +55,8 @@ def test_playground_runs_models_side_by_side(openai_fake: FakeOpenAI) -> None:
     mini = pg.panes[MINI].value
     assert "Echo: hello widget" in mini and "tokens" in mini and "cost" in mini and "CO2e" in mini
     assert "ANTHROPIC_API_KEY" in pg.panes["anthropic/claude-haiku-4-5"].value  # keyless: the fix is shown
-    assert [c.value for c in pg.results.children] == [pg.panes[MINI].value, pg.panes["anthropic/claude-haiku-4-5"].value]
+    assert [c.value for c in pg.results.children] == [pg.panes[MINI].value,
+                                                      pg.panes["anthropic/claude-haiku-4-5"].value]
     assert pg.status.value == "Done: 2 answer(s), 1 failed."
     body = openai_fake.bodies()[0]
     assert body["messages"][0] == {"role": "system", "content": "Be brief."}

@@ -28,8 +28,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-m", "--model", action="append", dest="models", metavar="SPEC",
                    help="provider/model-id[@param=value], repeatable; variants side by side, e.g. "
                         "-m openai/gpt-5-nano@reasoning_effort=minimal -m openai/gpt-5-nano@reasoning_effort=low")
-    p.add_argument("--repeat", type=int, metavar="N", help="ask each puzzle N times per model (majority answer, agreement)")
-    p.add_argument("--concurrency", type=int, metavar="N", help=f"calls in flight at once (default {grid.DEFAULT_CONCURRENCY})")
+    p.add_argument("--repeat", type=int, metavar="N",
+                   help="ask each puzzle N times per model (majority answer, agreement)")
+    p.add_argument("--concurrency", type=int, metavar="N",
+                   help=f"calls in flight at once (default {grid.DEFAULT_CONCURRENCY})")
     p.add_argument("--per-provider", type=int, metavar="N", help=f"calls in flight per provider (default "
                                                     f"{grid.DEFAULT_PER_PROVIDER}; 1 for local engines)")
     p.add_argument("--no-cache", action="store_true", help="ask again even when the run log holds the answer "
@@ -40,9 +42,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                                                        "flipped (✓→✗, ✗→✓) and the paired difference")
     p.add_argument("--resume", metavar="RUN_ID", help="finish a stored run: ask only the cells with no answer")
     p.add_argument("--replay", metavar="RUN_ID", help="show a stored run again from the run log (no call)")
-    p.add_argument("--max-usd", type=float, metavar="X", help="stop before a call that could take the run over X US dollars")
-    p.add_argument("--max-gco2e", type=float, metavar="X", help="stop before a call that could take the run over X g CO2e")
-    p.add_argument("--max-tokens", type=int, metavar="N", help="output token limit per answer (also the budget estimate)")
+    p.add_argument("--max-usd", type=float, metavar="X",
+                   help="stop before a call that could take the run over X US dollars")
+    p.add_argument("--max-gco2e", type=float, metavar="X",
+                   help="stop before a call that could take the run over X g CO2e")
+    p.add_argument("--max-tokens", type=int, metavar="N",
+                   help="output token limit per answer (also the budget estimate)")
     p.add_argument("-t", "--temperature", type=float, metavar="T")
     p.add_argument("--reasoning-effort", choices=list(llm.REASONING_EFFORTS))
     p.add_argument("--timeout", type=float, metavar="SECONDS", help="seconds per request")

@@ -40,7 +40,8 @@ def since_iso(value: str, today: date | None = None) -> str:
     try:
         return date.fromisoformat(value).isoformat()
     except ValueError:
-        raise ConfigError(f"--since {value!r} is not a date", hint="Use YYYY-MM-DD or a number of days like 7d.") from None
+        raise ConfigError(f"--since {value!r} is not a date",
+                          hint="Use YYYY-MM-DD or a number of days like 7d.") from None
 
 
 def groups(value: str) -> list[str]:
@@ -87,7 +88,8 @@ def run(args: argparse.Namespace) -> int:
     since = since_iso(args.since) if args.since else None
     store = run_log.default()
     if args.run_id and store.run(args.run_id) is None:
-        raise ConfigError(f"no run {args.run_id!r} in {store.path}", hint="List runs with `python -m helpers runs list`, or omit --run.")
+        raise ConfigError(f"no run {args.run_id!r} in {store.path}",
+                          hint="List runs with `python -m helpers runs list`, or omit --run.")
     rows = summary(store, args.run_id, since, by)
     if args.json:
         json.dump(rows, sys.stdout, indent=2)

@@ -47,7 +47,8 @@ def _scatter(summary: Any, column: str, xlabel: str, title: str) -> Any:
     positive = [v for v in known[column] if v > 0]
     if positive and max(positive) / min(positive) > 50 and len(positive) == len(known):
         ax.set_xscale("log")
-    ax.set_xlabel(escape(xlabel, "chart") + ("\nnot shown (n/a): " + ", ".join(_short(m) for m in left_off) if left_off else ""))
+    ax.set_xlabel(escape(xlabel, "chart")
+                  + ("\nnot shown (n/a): " + ", ".join(_short(m) for m in left_off) if left_off else ""))
     ax.set_ylabel("accuracy (%), bars: 95 % interval")
     ax.set_ylim(-5, 105)
     ax.set_title(escape(title, "chart"))
@@ -161,8 +162,8 @@ def reasoning_budget(comparison: Any) -> Any:
         for x, m, s in points:
             usd = s.usd_per_answer
             cost = "n/a" if math.isnan(usd) else f"${usd:.4g}/answer"
-            ax.annotate(f"{_short(m.partition('@')[2] or 'default', 30)}\n{escape(cost, 'chart')}", (x, s.accuracy * 100),
-                        textcoords="offset points", xytext=(6, -14), fontsize=7)
+            ax.annotate(f"{_short(m.partition('@')[2] or 'default', 30)}\n{escape(cost, 'chart')}",
+                        (x, s.accuracy * 100), textcoords="offset points", xytext=(6, -14), fontsize=7)
         knee = knee_of(comparison.cells, [(m, float(s.accuracy)) for _, m, s in points])
         for x, m, s in points:
             if m == knee:

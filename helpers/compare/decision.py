@@ -144,7 +144,8 @@ def _candidate(item: Candidate | Mapping[str, Any]) -> Candidate:
     elif isinstance(item, Mapping):
         name = item.get("name") or item.get("spec") or item.get("model")
         if not name:
-            raise ConfigError(f"a candidate has no name: {dict(item)!r:.80}", hint="Give each row a 'name' (or 'spec').")
+            raise ConfigError(f"a candidate has no name: {dict(item)!r:.80}",
+                              hint="Give each row a 'name' (or 'spec').")
         c = Candidate(name=str(name), accuracy=item.get("accuracy"), cost_usd=item.get("cost_usd"),
                       latency_s=item.get("latency_s"), kwh=item.get("kwh"), g_co2e=item.get("g_co2e"),
                       accuracy_low=_known(item.get("accuracy_low")), accuracy_high=_known(item.get("accuracy_high")))
@@ -249,7 +250,8 @@ def _reasons(c: Candidate, all_: list[Candidate], weights: dict[str, float]) -> 
     return out
 
 
-def rank(candidates: Iterable[Candidate | Mapping[str, Any]], weights: Mapping[str, Any] | None = None) -> Recommendation:
+def rank(candidates: Iterable[Candidate | Mapping[str, Any]],
+         weights: Mapping[str, Any] | None = None) -> Recommendation:
     """Score and rank candidates; ties share a rank and keep their input order."""
     if hasattr(candidates, "to_dict") and not isinstance(candidates, Mapping):
         candidates = candidates.to_dict("records")  # a pandas DataFrame

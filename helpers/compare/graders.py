@@ -49,7 +49,8 @@ _JUSTIFICATION = re.compile(r"\b(?:because|since|given that|due to)\b", re.IGNOR
 _CUE = re.compile(r"(?:\bis|\bare|\bequals?|\bbe|\bcomes?\s+to|\bgives?|\bget|\bpay|=|≈|:)\s*"
                   r"(?:about\s+|approximately\s+|exactly\s+|roughly\s+|only\s+|just\s+|x\s*=\s*)?$",
                   re.IGNORECASE)
-_NEGATED = re.compile(r"(?:\bnot|n't|\bnor|\binstead\s+of|\brather\s+than|\bthan|\bnever|\bno)\s*(?:\S+\s+){0,1}\S*\s*$",
+_NEGATED = re.compile(r"(?:\bnot|n't|\bnor|\binstead\s+of|\brather\s+than|\bthan|\bnever|\bno)"
+                      r"\s*(?:\S+\s+){0,1}\S*\s*$",
                       re.IGNORECASE)
 _ACK = re.compile(
     r"\b(?:no(?:ne)?\s+(?:one\s+)?(?:is|are|has been|have been)?\s*(?:currently\s+)?(?:known|found|discovered|exists?)"
@@ -62,7 +63,8 @@ _ACK = re.compile(
     r"|(?:cannot|can't|can\s+not)\s+(?:give|provide|offer|write)"
     r"|(?:is|are)\s+not\s+known|whether\s+(?:any|one|an odd)\s+\w+\s+exists?)",
     re.IGNORECASE)
-_PROOF_END = re.compile(r"∎|\bQ\.?E\.?D\b|this completes the proof|which proves|we have (?:now )?(?:proven|proved|shown)",
+_PROOF_END = re.compile(r"∎|\bQ\.?E\.?D\b|this completes the proof|which proves"
+                        r"|we have (?:now )?(?:proven|proved|shown)",
                         re.IGNORECASE)
 
 

@@ -173,7 +173,8 @@ def parse_puzzles(raw: Any, source: str = "<puzzles>") -> list[Puzzle]:
     seen: set[str] = set()
     for p in puzzles:
         if p.id in seen:
-            raise ConfigError(f"{source}: puzzle '{p.id}': field 'id' is used twice", hint="Give each puzzle its own id.")
+            raise ConfigError(f"{source}: puzzle '{p.id}': field 'id' is used twice",
+                              hint="Give each puzzle its own id.")
         seen.add(p.id)
     return puzzles
 

@@ -92,7 +92,8 @@ def words_to_digits(text: str) -> str:
     def number(m: re.Match[str]) -> str:
         if m.group("small"):
             return str(_CARDINALS[m.group("small").lower()])
-        return str(_CARDINALS[m.group("tens").lower()] + (_CARDINALS[m.group("ones").lower()] if m.group("ones") else 0))
+        return str(_CARDINALS[m.group("tens").lower()]
+                   + (_CARDINALS[m.group("ones").lower()] if m.group("ones") else 0))
 
     return _WORD_NUMBER.sub(number, _WORD_FRACTION.sub(fraction, text))
 

@@ -16,8 +16,8 @@ from helpers.errors import ConfigError
 
 CELL_COLUMNS = ["model", "puzzle", "repeat", "status", "correct", "extracted", "expected", "grader", "note",
                 "prompt_tokens", "completion_tokens", "reasoning_tokens", "total_tokens", "latency_s", "ttft_s",
-                "tpot_s", "cost_usd", "g_co2e", "co2e_method", "judge_cost_usd", "judge_g_co2e", "cached", "error_kind", "error",
-                "answer", "cost_note", "model_reported", "call_id", "created_at", "run_id"]
+                "tpot_s", "cost_usd", "g_co2e", "co2e_method", "judge_cost_usd", "judge_g_co2e", "cached", "error_kind",
+                "error", "answer", "cost_note", "model_reported", "call_id", "created_at", "run_id"]
 
 NUMBERS = NUMERIC
 FILE = "file-table"  # cells of a Markdown file (display.escape)

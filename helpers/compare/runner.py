@@ -55,7 +55,8 @@ def preload(*modules: str) -> None:
 
     The run's answers are read into pandas once the last one lands, and with repeats its paired
     differences take t quantiles from scipy.special; importing them meanwhile, while the loop waits on
-    the network, takes their import time off the end of a fresh process's run. A failed import is left for the code that needs the module to report."""
+    the network, takes their import time off the end of a fresh process's run. A failed import is left
+    for the code that needs the module to report."""
     missing = [m for m in modules if m not in sys.modules]
     if missing:
         threading.Thread(target=_import_quietly, args=(missing,), name="llmlab-preload", daemon=True).start()

@@ -244,7 +244,8 @@ def power_line(accuracy_: float, puzzles: int, gap: float = GAP, diff_variance: 
     """'To tell a 10-point gap at about 40 % accuracy you need about N puzzles; this run has M.'"""
     need = puzzles_needed(accuracy_, gap, diff_variance=diff_variance)
     if need is None:
-        return f"How many puzzles to tell a {gap * 100:.0f}-point gap: n/a (no graded answer yet); this run has {puzzles}."
+        return (f"How many puzzles to tell a {gap * 100:.0f}-point gap: n/a (no graded answer yet); "
+                f"this run has {puzzles}.")
     enough = "enough" if puzzles >= need else "too few to tell such a gap"
     how = ("paired, from how often the models disagreed here" if diff_variance is not None
            and not math.isnan(diff_variance) else "models taken as independent")

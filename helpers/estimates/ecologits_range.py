@@ -215,7 +215,8 @@ def _entry(eco_provider: str, name: str) -> _Entry:
     deployment = model.deployment
     return _Entry(params.active if moe else params, params.total if moe else params,
                   deployment.tps if deployment else None, deployment.ttft if deployment else None,
-                  config.datacenter_pue, config.datacenter_wue, tuple(model.warnings or ()) if model.has_warnings else ())
+                  config.datacenter_pue, config.datacenter_wue,
+                  tuple(model.warnings or ()) if model.has_warnings else ())
 
 
 def _registry_impacts(eco_provider: str, name: str, output_tokens: int, latency_s: float, zone_: str) -> EcoRange:

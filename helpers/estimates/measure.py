@@ -65,7 +65,8 @@ def power_source(tracker: Any) -> tuple[str, bool]:
     if mode in SENSOR_MODES:
         return f"CPU power read by {SENSOR_MODES[mode]} (sensor), memory a constant estimate{gpu}", True
     if mode == "cpu_load":
-        return f"no power sensor: CPU power estimated from its load × a constant wattage, memory a constant{gpu}", bool(gpu)
+        return (f"no power sensor: CPU power estimated from its load × a constant wattage, memory a constant{gpu}",
+                bool(gpu))
     if mode == "constant":
         return f"no power sensor: CPU power a constant share of its rated power, memory a constant{gpu}", bool(gpu)
     return f"power source not reported by CodeCarbon{gpu}", bool(gpu)
@@ -133,8 +134,9 @@ class Meter:
         if data is None:
             return None
         source, sensor = power_source(self._tracker)
-        return Measurement(power_source=source, sensor=sensor, kwh=float(data.energy_consumed), g_co2e=float(data.emissions) * 1000,
-                           duration_s=float(data.duration), cpu_kwh=float(data.cpu_energy or 0),
+        return Measurement(power_source=source, sensor=sensor, kwh=float(data.energy_consumed),
+                           g_co2e=float(data.emissions) * 1000, duration_s=float(data.duration),
+                           cpu_kwh=float(data.cpu_energy or 0),
                            gpu_kwh=float(data.gpu_energy or 0), ram_kwh=float(data.ram_energy or 0),
                            gpu_power_w=float(data.gpu_power or 0), country=str(data.country_iso_code or "WOR"))
 

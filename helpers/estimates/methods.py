@@ -41,9 +41,12 @@ def explanation(zone: str = "USA") -> str:
         mg = example(zone)
     except LabError as exc:
         return EXPLANATION + f"(The worked example is not available here: {exc})\n"
-    return EXPLANATION + (f"Example: gpt-4o-mini writing 500 tokens: the tracker's factor gives {mg['tracker_mg']:.0f} mg; "
-                          f"EcoLogits gives {mg['ecologits_mg_min']:.1f}–{mg['ecologits_mg_max']:.1f} mg (zone {zone}), "
-                          f"{mg['tracker_mg'] / mg['ecologits_mg_max']:.1f}–{mg['tracker_mg'] / mg['ecologits_mg_min']:.1f}"
+    return EXPLANATION + ("Example: gpt-4o-mini writing 500 tokens: "
+                          f"the tracker's factor gives {mg['tracker_mg']:.0f} mg; "
+                          f"EcoLogits gives {mg['ecologits_mg_min']:.1f}–{mg['ecologits_mg_max']:.1f} mg "
+                          f"(zone {zone}), "
+                          f"{mg['tracker_mg'] / mg['ecologits_mg_max']:.1f}–"
+                          f"{mg['tracker_mg'] / mg['ecologits_mg_min']:.1f}"
                           " times less.\n")
 
 

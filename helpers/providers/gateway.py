@@ -20,7 +20,8 @@ from helpers.providers.base import scrub
 BUDGET_TYPES = frozenset({"budget_exceeded"})
 MODEL_ACCESS_TYPES = frozenset({"key_model_access_denied", "team_model_access_denied", "user_model_access_denied",
                                 "org_model_access_denied", "project_model_access_denied"})
-NO_KEY_STORE_TYPES = frozenset({"no_db_connection"})  # a key other than the master key, on a gateway without its database
+# a key other than the master key, on a gateway without its database
+NO_KEY_STORE_TYPES = frozenset({"no_db_connection"})
 _BUDGET_WORDS = ("budget has been exceeded", "exceededbudget", "exceeded budget", "over budget", "crossed budget")
 _MODEL_WORDS = ("not allowed to access model", "is not available for this api key")
 
@@ -61,7 +62,8 @@ def describe(spec: str, model: str, key_var: str | None, status: int | None, bod
     key = key_var or "the API key"
     if what == "budget":
         return errors.BudgetExceeded(
-            f"{spec}: the gateway refused the call, a budget is used up (the key in {key}, or this model's){code}: {text}",
+            f"{spec}: the gateway refused the call, a budget is used up "
+            f"(the key in {key}, or this model's){code}: {text}",
             hint="Ask your instructor to raise the budget (or wait for it to reset); meanwhile "
                  "local/smollm2 answers offline for free. `compare --resume RUN_ID` finishes a stopped run later.")
     if what == "unchecked":

@@ -39,7 +39,8 @@ def _parts(content: Any, index: int) -> list[dict[str, Any]]:
     parts = []
     for block in content:
         if not (isinstance(block, dict) and block.get("type") == "text"):
-            raise errors.ConfigError(f"message {index} holds a {block.get('type') if isinstance(block, dict) else block!r}"
+            raise errors.ConfigError(f"message {index} holds a "
+                                     f"{block.get('type') if isinstance(block, dict) else block!r}"
                                      " block", hint="The google adapter sends text blocks only.")
         parts.append({"text": block.get("text", "")})
     return parts

@@ -166,7 +166,8 @@ class _Bars:
             return
         bar = self.bars.get(str(digest))
         if bar is None:
-            bar = self.bars[str(digest)] = tqdm(total=count(total), desc=terminal(event.get("status", str(digest)[7:19])),
+            bar = self.bars[str(digest)] = tqdm(total=count(total),
+                                                desc=terminal(event.get("status", str(digest)[7:19])),
                                                 unit="B", unit_scale=True, unit_divisor=1024)
         bar.update(max(0, (count(event.get("completed")) or 0) - bar.n))
 

@@ -103,7 +103,8 @@ class OpenAICompatible(Adapter):
     params = frozenset(SAMPLING)
     lists_models = True
     unreadable_hint = NOT_A_COMPLETION
-    prompt_cache: ClassVar[PromptCache | None] = PromptCache("automatic", ("prompt_tokens_details.cached_tokens", "prompt_cache_hit_tokens"))
+    prompt_cache: ClassVar[PromptCache | None] = PromptCache(
+        "automatic", ("prompt_tokens_details.cached_tokens", "prompt_cache_hit_tokens"))
 
     def client(self, request: Request) -> Any:
         """A cached AsyncOpenAI client for this base URL, key, timeout and retry count (per event loop)."""
@@ -145,7 +146,8 @@ class OpenAICompatible(Adapter):
         n = wire.usage_numbers(_usage_data(raw))
         return Usage(prompt_tokens=_int_or_none(n["prompt_tokens"]),
                      completion_tokens=_int_or_none(n["completion_tokens"]),
-                     cached_tokens=_int_or_none(n["cached_tokens"]), reasoning_tokens=_int_or_none(n["reasoning_tokens"]),
+                     cached_tokens=_int_or_none(n["cached_tokens"]),
+                     reasoning_tokens=_int_or_none(n["reasoning_tokens"]),
                      cache_write_tokens=_int_or_none(n["cache_write_tokens"]))
 
     def reply(self, request: Request, completion: Any, start: float) -> Reply:

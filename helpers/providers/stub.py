@@ -100,7 +100,8 @@ class Stub(Adapter):
         raw = getattr(response, "usage", None)
         usage = Usage(prompt_tokens=getattr(raw, "prompt_tokens", None),
                       completion_tokens=getattr(raw, "completion_tokens", None))
-        reply = whole_reply(request, getattr(choice.message, "content", None) or "", "", getattr(response, "model", None),
+        reply = whole_reply(request, getattr(choice.message, "content", None) or "", "",
+                            getattr(response, "model", None),
                             getattr(choice, "finish_reason", None), usage, start, {"recorded": "stub-ai"})
         if request.on_text is not None:
             request.on_text(reply.text)

@@ -122,7 +122,8 @@ def _read(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read {path}: {exc}",
-                          hint="Give the path of a file made with `python -m helpers runs export RUN_ID FILE`.") from exc
+                          hint="Give the path of a file made with "
+                               "`python -m helpers runs export RUN_ID FILE`.") from exc
     records = []
     for number, line in enumerate(lines, start=1):
         try:

@@ -134,7 +134,8 @@ def test_notebook_in_jupyterlab(path: Path, lab: tuple[harness.LabServer, harnes
 
 
 HOSTILE = ["cost $0.10 instead of $0.40, not $5", "$$E = mc^2$$ and \\(x^2\\) and \\[y\\]",
-           "**bold** _it_ `code` [link](http://x.org/a_b) ~~s~~ www.example.com/_x_", "<script>alert(1)</script> & <b>b</b>",
+           "**bold** _it_ `code` [link](http://x.org/a_b) ~~s~~ www.example.com/_x_",
+           "<script>alert(1)</script> & <b>b</b>",
            "# heading\n1. list\n- item\n> quote\n===", "a | b | c", "\\begin{equation}x\\end{equation}",
            "back\\slash \\$ and \\\\ twice", "US$ 1,000 and 5 $ left; 50% off {braces}"]
 
