@@ -219,7 +219,7 @@ def _log_line(cell: Cell, line: dict[str, Any], config: CompareConfig, run_id: s
 
     from helpers.answer import Cost, Reply
     from helpers.estimates import emissions
-    from helpers.providers.base import describe
+    from helpers.providers.failures import describe
     from helpers.providers.openai_compat import OpenAICompatible
 
     prepared = _prepare(cell, config)

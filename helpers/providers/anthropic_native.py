@@ -25,13 +25,10 @@ from helpers.providers.base import (
     StreamState,
     cached_client,
     count,
-    describe,
-    malformed,
-    sdk_headers,
-    sdk_message,
     usage_dict,
     whole_reply,
 )
+from helpers.providers.failures import describe, malformed, sdk_headers, sdk_message
 
 DEFAULT_MAX_TOKENS = 1024
 THINKING_BUDGET = {"low": 1024, "medium": 4096, "high": 16384}  # none / minimal: no thinking

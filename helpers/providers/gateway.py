@@ -15,7 +15,7 @@ from typing import Any
 
 from helpers import errors
 from helpers.keys import redact
-from helpers.providers.base import scrub
+from helpers.providers.failures import scrub
 
 BUDGET_TYPES = frozenset({"budget_exceeded"})
 MODEL_ACCESS_TYPES = frozenset({"key_model_access_denied", "team_model_access_denied", "user_model_access_denied",

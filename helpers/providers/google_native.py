@@ -22,11 +22,9 @@ from helpers.providers.base import (
     StreamState,
     cached_client,
     count,
-    describe,
-    malformed,
-    sdk_headers,
     whole_reply,
 )
+from helpers.providers.failures import describe, malformed, sdk_headers
 
 THINKING_BUDGET = {"none": 0, "minimal": 0, "low": 1024, "medium": 8192, "high": 24576}
 FILTERED = {"SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII"}

@@ -14,7 +14,8 @@ from typing import Any
 
 from helpers import catalog, errors
 from helpers.display import terminal
-from helpers.providers.base import Request, count, describe
+from helpers.providers.base import Request, count
+from helpers.providers.failures import describe
 
 TIMEOUT = 5.0
 

@@ -30,13 +30,9 @@ from helpers.providers.base import (
     StreamState,
     cached_client,
     count,
-    describe,
-    empty,
-    malformed,
-    sdk_headers,
-    sdk_message,
     whole_reply,
 )
+from helpers.providers.failures import describe, empty, malformed, sdk_headers, sdk_message
 
 NOT_A_COMPLETION = "Check that the base URL is an OpenAI-compatible API."
 
