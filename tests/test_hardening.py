@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -308,3 +309,32 @@ def test_ollama_on_a_200_that_is_not_ollama(fake_ollama, monkeypatch, capsys, pa
     err = capsys.readouterr().err
     assert "OLLAMA_BASE_URL" in err and "Traceback" not in err
     assert fake_ollama.count(path) == 1
+
+
+def test_spooling_while_another_connection_imports_loses_no_row(tmp_path: Path) -> None:
+    """Rows spooled by threads while other connections keep importing the spool: every row ends in the log
+    (an import once renamed the file after a thread had appended to it, and that row was never added back)."""
+    store = run_log.Store(tmp_path / "log.db")
+    run_id = store.new_run("compare")
+    rows_to_spool = [{"run_id": run_id, "cell": f"m|p|{i}", "created_at": run_log.now_iso(), "spec": "groq/m",
+                      "provider": "groq", "model": "m", "request": "{}", "request_hash": f"h{i}", "text": "x" * 5000}
+                     for i in range(60)]
+
+    def spool(part: list[dict[str, Any]]) -> None:
+        for row in part:
+            store._spool(row, RuntimeError("disk full"))
+
+    def importer() -> None:
+        for _ in range(30):
+            other = run_log.Store(tmp_path / "log.db")  # each open imports what is spooled so far
+            other.connect()
+            other.close()
+
+    threads = [threading.Thread(target=spool, args=(rows_to_spool[i::3],)) for i in range(3)]
+    threads.append(threading.Thread(target=importer))
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    final = run_log.Store(tmp_path / "log.db")
+    assert sorted(r["cell"] for r in final.calls(run_id)) == sorted(r["cell"] for r in rows_to_spool)

@@ -7,6 +7,8 @@ are never written: requests hold messages and parameters only. Readable with pla
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import functools
 import hashlib
 import json
@@ -19,10 +21,10 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 
 from helpers import settings
 from helpers.answer import EMISSION_COLUMNS as EMISSION_FIELDS
@@ -175,17 +177,20 @@ class Store:
         return settings.home() / "spool" / f"{self.path.stem}-{tag}.jsonl"
 
     def _spool(self, row: dict[str, Any], exc: BaseException) -> Path | None:
-        line = json.dumps({"row": row, "error": str(exc)[:300]}) + "\n"
-        for target in (self.spool_path, Path(tempfile.gettempdir()) / "llmlab-spool" / self.spool_path.name):
-            try:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                with target.open("a", encoding="utf-8") as f:
-                    f.write(line)
-                    f.flush()
-                    os.fsync(f.fileno())
-                return target
-            except OSError:
-                continue
+        """Append one row to the spool, whole and under the file's lock: threads or processes spooling at
+        once write one at a time, and an import in progress is never torn (see ``_locked_spool``)."""
+        line = (json.dumps({"row": row, "error": str(exc)[:300]}) + "\n").encode("utf-8")
+        with _spool_lock:
+            for target in (self.spool_path, Path(tempfile.gettempdir()) / "llmlab-spool" / self.spool_path.name):
+                try:
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    with _locked_spool(target, "ab") as f:
+                        f.write(line)
+                        f.flush()
+                        os.fsync(f.fileno())
+                    return target
+                except OSError:
+                    continue
         return None
 
     def _import_spool(self, conn: sqlite3.Connection) -> int:
@@ -195,28 +200,35 @@ class Store:
         added = 0
         for path in paths:
             try:
-                lines = path.read_text(encoding="utf-8").splitlines()
-                conn.execute("BEGIN IMMEDIATE")
-                for line in lines:
-                    try:
-                        row = json.loads(line)["row"]
-                    except (ValueError, KeyError, TypeError):
-                        continue  # a line cut by a crash: the others still count
-                    conn.execute("INSERT OR IGNORE INTO runs (id, kind, created_at, label, config) "
-                                 "VALUES (?, 'recovered', ?, 'answers kept while the run log could not be written', "
-                                 "'{}')", (row["run_id"], row["created_at"]))
-                    cols = ", ".join(row)
-                    cur = conn.execute(f"INSERT OR IGNORE INTO calls ({cols}) VALUES ({', '.join('?' for _ in row)})",
-                                       tuple(row.values()))
-                    added += max(cur.rowcount, 0)
-                conn.execute("COMMIT")
+                with _spool_lock, _locked_spool(path, "rb") as f:  # no row is appended while the file is taken
+                    lines = f.read().decode("utf-8", "replace").splitlines()
+                    added += self._add_spooled(conn, lines)
+                    path.replace(path.with_suffix(f".imported-{time.time_ns()}.jsonl"))
             except (sqlite3.Error, OSError) as exc:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 print(f"warning: answers kept in {path} could not be added back to the run log yet ({exc})",
                       file=sys.stderr)
+        return added
+
+    @staticmethod
+    def _add_spooled(conn: sqlite3.Connection, lines: list[str]) -> int:
+        """Insert spooled rows in one transaction (a torn line is skipped; the others still count)."""
+        added = 0
+        conn.execute("BEGIN IMMEDIATE")
+        for line in lines:
+            try:
+                row = json.loads(line)["row"]
+            except (ValueError, KeyError, TypeError):
                 continue
-            path.replace(path.with_suffix(f".imported-{int(time.time())}.jsonl"))
+            conn.execute("INSERT OR IGNORE INTO runs (id, kind, created_at, label, config) "
+                         "VALUES (?, 'recovered', ?, 'answers kept while the run log could not be written', "
+                         "'{}')", (row["run_id"], row["created_at"]))
+            cols = ", ".join(row)
+            cur = conn.execute(f"INSERT OR IGNORE INTO calls ({cols}) VALUES ({', '.join('?' for _ in row)})",
+                               tuple(row.values()))
+            added += max(cur.rowcount, 0)
+        conn.execute("COMMIT")
         return added
 
     def close(self) -> None:
@@ -447,8 +459,31 @@ def answer_from_row(row: sqlite3.Row | dict[str, Any]) -> Answer:
     )
 
 
+@contextlib.contextmanager
+def _locked_spool(path: Path, mode: str) -> Iterator[IO[bytes]]:
+    """``path`` opened and locked (flock, exclusive). A spool renamed by an import while we waited for its
+    lock is opened again by name, so a row is never appended to a file already imported."""
+    while True:
+        f = path.open(mode)
+        try:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+            if os.path.exists(path) and os.stat(path).st_ino == os.fstat(f.fileno()).st_ino:
+                break
+        except BaseException:
+            f.close()
+            raise
+        f.close()
+        if "r" in mode:
+            raise FileNotFoundError(path)  # imported by someone else meanwhile: nothing left to read here
+    try:
+        yield f
+    finally:
+        f.close()  # closing releases the lock
+
+
 _stores: dict[Path, Store] = {}
 _stores_lock = threading.Lock()
+_spool_lock = threading.Lock()  # one spool write at a time in this process
 
 
 def default() -> Store:
