@@ -3,15 +3,17 @@
     compare(models, puzzles, batch=True)        # or: llmlab compare --batch …
     resume(run_id)                              # or: llmlab compare --resume RUN_ID
 
-OpenAI's Batch API (about half the price, results within 24 hours) through the official SDK: the cells'
-chat requests are written as JSONL (one line per cell, ``custom_id`` ``c<n>``), uploaded as a file with
-purpose ``batch``, and a batch is created for ``/v1/chat/completions``. Each batch is recorded at once in
-the run log as a run of kind ``batch`` (its config: the comparison's run id, the batch id, custom id →
-cell). ``collect`` retrieves the batches of a run; a finished one's output and error files are read, and
-each line is logged to its cell exactly like a live answer (graded the same; a failed line is an error
-row, asked live again by a later resume). A cancelled or expired batch is reported and its unanswered
-cells are asked live. Cost is genai-prices' batch price where it knows one, else the standard price with
-OpenAI's documented Batch discount (50%), marked as such. Latency is n/a: a batch does not time calls.
+The OpenAI Batch API (about half the price, results within 24 hours) through the official openai SDK, for
+every provider whose catalog entry says ``batch: openai`` (OpenAI itself; Groq's batch API is the same at
+``…/openai/v1``). Per provider, the cells' chat requests are written as JSONL (one line per cell,
+``custom_id`` ``c<n>``), uploaded as a file with purpose ``batch``, and a batch is created for
+``/v1/chat/completions``. Each batch is recorded at once in the run log as a run of kind ``batch`` (its
+config: the comparison's run id, the batch id, custom id → cell). ``collect`` retrieves the batches of a
+run; a finished one's output and error files are read, and each line is logged to its cell exactly like a
+live answer (graded the same; a failed line is an error row, asked live again by a later resume). A
+cancelled or expired batch is reported and its unanswered cells are asked live. Cost is genai-prices'
+batch price where it knows one, else the standard price with the provider's documented batch discount
+(its catalog ``batch_discount``), marked as such. Latency is n/a: a batch does not time calls.
 """
 
 from __future__ import annotations
@@ -30,11 +32,10 @@ from helpers.estimates.budget import Budget
 from helpers.runlog import store as run_log
 
 KIND = "batch"
-PROVIDERS = ("openai",)  # providers whose batch API this module speaks
+API = "openai"  # the batch API this module speaks (a provider's catalog ``batch`` field)
 ENDPOINT = "/v1/chat/completions"
 WINDOW = "24h"
 TERMINAL = ("completed", "failed", "expired", "cancelled")
-DOCUMENTED_DISCOUNT = 0.5  # OpenAI's Batch API: 50% of the standard price (its pricing page)
 TRANSPORT = ("timeout", "max_retries", "stream")
 
 
@@ -53,9 +54,14 @@ def _label(key: str) -> str:
     return key.replace("|", " on ", 1).replace("|", ", repeat ")
 
 
+def providers() -> list[str]:
+    """The catalog's providers whose batch API this module speaks (``batch: openai``)."""
+    return [name for name, p in catalog.load().items() if p.batch == API]
+
+
 def batchable(spec: str) -> bool:
     """True when the spec's provider has a batch API that this module speaks."""
-    return specs.parse(spec).provider in PROVIDERS
+    return specs.parse(spec).provider in providers()
 
 
 def _params(config: CompareConfig) -> dict[str, Any]:
@@ -96,7 +102,7 @@ def submit(config: CompareConfig, run_id: str, store: run_log.Store, out: IO[str
     from helpers.providers import adapter
 
     done = store.answered_cells(run_id)
-    groups: dict[tuple[str, str | None], list[tuple[Cell, llm.Prepared]]] = {}
+    groups: dict[tuple[str, str | None, str], list[tuple[Cell, llm.Prepared]]] = {}
     for cell in config.cells():
         if cell.key in done or not batchable(cell.spec):
             continue
@@ -112,9 +118,10 @@ def submit(config: CompareConfig, run_id: str, store: run_log.Store, out: IO[str
             for item in (i for items in groups.values() for i in items):
                 budget.settle(item[0].key, None)
             return set()
-        groups.setdefault((prepared.request.provider.name, prepared.request.base_url), []).append((cell, prepared))
+        group = (prepared.request.provider.name, prepared.request.base_url, prepared.request.model)
+        groups.setdefault(group, []).append((cell, prepared))  # one model per batch, as the batch APIs require
     submitted: set[str] = set()
-    for (provider, _), items in groups.items():
+    for (provider, _, _), items in groups.items():
         lines = [{"custom_id": f"c{n}", "method": "POST", "url": ENDPOINT,
                   "body": adapter(p.request.provider.api).request_body(p.request)} for n, (_, p) in enumerate(items)]
         data = "".join(json.dumps(line) + "\n" for line in lines).encode()
@@ -275,12 +282,16 @@ def batch_price(answer: Answer) -> tuple[float | None, str]:
         if batch.total_price < full.total_price:
             return float(batch.total_price), f"genai-prices batch price: {batch.provider.id}/{batch.model.id}"
         break
-    return standard * DOCUMENTED_DISCOUNT, f"{note}, less the provider's documented Batch discount (50%)"
+    if provider.batch_discount is None:
+        return None, f"n/a: no batch price known for {answer.provider}/{answer.model}"
+    return (standard * provider.batch_discount,
+            f"{note}, at {provider.label}'s documented batch price ({provider.batch_discount:.0%} of standard)")
 
 
 def check(models: list[str]) -> None:
     """A batch run needs at least one model whose provider has a batch API."""
     if not any(batchable(m) for m in models):
-        names = ", ".join(PROVIDERS)
+        names = ", ".join(providers())
         raise ConfigError("--batch needs a model of a provider with a batch API",
-                          hint=f"Batch mode speaks {names}; add e.g. -m openai/gpt-4.1-mini, or drop --batch.")
+                          hint=f"Batch mode speaks {names} (`batch:` in assets/models.yaml); "
+                               "add e.g. -m openai/gpt-4.1-mini, or drop --batch.")
