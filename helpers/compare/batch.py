@@ -3,13 +3,12 @@
     compare(models, puzzles, batch=True)        # or: llmlab compare --batch …
     resume(run_id)                              # or: llmlab compare --resume RUN_ID
 
-The OpenAI Batch API (about half the price, results within 24 hours) through the official openai SDK, for
-every provider whose catalog entry says ``batch: openai`` (OpenAI itself; Groq's batch API is the same at
-``…/openai/v1``). Per provider, the cells' chat requests are written as JSONL (one line per cell,
-``custom_id`` ``c<n>``), uploaded as a file with purpose ``batch``, and a batch is created for
-``/v1/chat/completions``. Each batch is recorded at once in the run log as a run of kind ``batch`` (its
-config: the comparison's run id, the batch id, custom id → cell). ``collect`` retrieves the batches of a
-run; a finished one's output and error files are read, and each line is logged to its cell exactly like a
+Batch APIs (about half the price, results within 24 hours) through the official SDKs, for every provider
+whose catalog entry names one (``batch: openai``: OpenAI, and Groq's same API at ``…/openai/v1``;
+``batch: anthropic``: Message Batches); the calls themselves are in ``helpers.compare.batch_apis``. One batch
+per model, one request per cell (``custom_id`` ``c<n>``). Each batch is recorded at once in the run log as
+a run of kind ``batch`` (its config: the comparison's run id, the batch id, custom id → cell). ``collect``
+retrieves the batches of a run; an ended one's result lines are read, and each is logged to its cell like a
 live answer (graded the same; a failed line is an error row, asked live again by a later resume). A
 cancelled or expired batch is reported and its unanswered cells are asked live. Cost is genai-prices'
 batch price where it knows one, else the standard price with the provider's documented batch discount
