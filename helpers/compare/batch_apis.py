@@ -141,7 +141,7 @@ def _send_anthropic(prepared: list[llm.Prepared], custom_ids: list[str]) -> tupl
     requests = []
     for cid, p in zip(custom_ids, prepared, strict=True):
         params = _body(p.request)
-        params.pop("extra_body", None)  # a batch request's params are the Messages body itself
+        params.update(params.pop("extra_body", None) or {})  # a batch request's params are the JSON body itself
         requests.append({"custom_id": cid, "params": params})
     batch = _anthropic(prepared[0]).messages.batches.create(requests=requests)
     return batch.id, batch.processing_status, {}
