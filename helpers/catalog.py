@@ -48,6 +48,8 @@ class Provider:
     offline: bool = False
     ecologits_provider: str | None = None  # EcoLogits' registry provider for this provider's models
     ecologits_hub: bool = False  # a host of open-weight models (huggingface_hub ids, vendor prefixes)
+    batch: str | None = None  # the batch API this provider speaks (``openai``: Files + Batches), if any
+    batch_discount: float | None = None  # its documented batch price as a fraction of the standard one
 
     @property
     def base_url_var(self) -> str:
@@ -108,6 +110,8 @@ def _provider(name: str, raw: dict[str, Any], source: Path) -> Provider:
         offline=bool(raw.get("offline", False)),
         ecologits_provider=raw.get("ecologits_provider"),
         ecologits_hub=bool(raw.get("ecologits_hub", False)),
+        batch=raw.get("batch"),
+        batch_discount=raw.get("batch_discount"),
     )
 
 

@@ -1,5 +1,6 @@
-"""compare(..., batch=True) / --batch and --resume against a loopback OpenAI Batch API (tests/fakes/openai_batch):
-submit → partial → complete → graded table; per-line errors; expiry and cancellation fall back to live calls."""
+"""compare(..., batch=True) / --batch and --resume against a loopback OpenAI Batch API (tests/fakes/openai_batch),
+for OpenAI and for Groq (the same API under /openai/v1): submit → partial → complete → graded table; per-line
+errors; expiry and cancellation fall back to live calls."""
 
 from __future__ import annotations
 
@@ -23,7 +24,9 @@ from tests.fakes.openai_server import DEFAULT_MODELS, FakeOpenAI
 RIGHT = {"sum-1-to-10": "55", "sqrt-81": "9", "shirts-discount": "$90", "quadratic": "3"}  # quadratic: wrong
 PUZZLES = [p for p in puzzle_sets.load("known_answers") if p.id in RIGHT]
 OPENAI = "openai/gpt-4.1-mini"
-LIVE = "groq/openai/gpt-oss-20b"  # a provider without a batch API here: asked live in the same run
+LIVE = "deepseek/deepseek-chat"  # a provider without a batch API: asked live in the same run
+GROQ = "groq/openai/gpt-oss-20b"  # genai-prices knows its batch price
+GROQ_LLAMA = "groq/llama-3.3-70b-versatile"  # genai-prices has no batch price: Groq's documented 50%
 
 
 def reply(body: dict) -> str:
@@ -42,9 +45,17 @@ def provider(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeBatchOpenAI]:
 
 @pytest.fixture
 def live(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeOpenAI]:
-    with FakeOpenAI(models=(*DEFAULT_MODELS, "openai/gpt-oss-20b")) as server:
+    with FakeOpenAI(models=(*DEFAULT_MODELS, "deepseek-chat")) as server:
+        monkeypatch.setenv("DEEPSEEK_BASE_URL", server.base_url)
+        monkeypatch.setenv("DEEPSEEK_API_KEY", "sk-test-deepseek-0001")
+        yield server
+
+
+@pytest.fixture
+def groq(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeBatchOpenAI]:
+    with FakeBatchOpenAI(reply=reply, fail={"c1"}, prefix="/openai/v1", model_suffix="") as server:
         monkeypatch.setenv("GROQ_BASE_URL", server.base_url)
-        monkeypatch.setenv("GROQ_API_KEY", "test-groq-key-1")
+        monkeypatch.setenv("GROQ_API_KEY", "gsk_test_batch_0000000001")
         yield server
 
 
@@ -189,3 +200,85 @@ def test_a_waiting_batch_holds_its_share_of_the_run_budget(provider: FakeBatchOp
     assert "--max-usd" in out.getvalue() and "stopped:" in out.getvalue()
     assert len(live.bodies()) == 1  # the batch's reserved share left room for one live call only
     assert result.stopped
+
+
+def test_batch_providers_come_from_the_catalog() -> None:
+    from helpers import catalog
+
+    assert set(batches.providers()) == {"openai", "groq", "anthropic"}
+    assert {catalog.provider(p).batch for p in ("openai", "groq")} == {"openai"}
+    assert {catalog.provider(p).batch_discount for p in batches.providers()} == {0.5}
+    assert batches.batchable(GROQ) and batches.batchable(OPENAI) and not batches.batchable(LIVE)
+
+
+def test_groq_round_trip_one_batch_per_model(groq: FakeBatchOpenAI, live: FakeOpenAI) -> None:
+    out = io.StringIO()
+    first = compare([GROQ, GROQ_LLAMA, LIVE], PUZZLES, batch=True, progress=False, out=out, use_cache=False)
+    run_id = first.run_id
+    assert groq.requests.count(("POST", "/openai/v1/files")) == 2  # Groq's paths, one upload per model
+    assert groq.requests.count(("POST", "/openai/v1/batches")) == 2
+    records = batches.records(run_id, run_log.default())
+    assert sorted(r["spec"] for r in records) == sorted([GROQ, GROQ_LLAMA])
+    assert all(r["provider"] == "groq" for r in records)
+    assert out.getvalue().count("cells of groq submitted") == 2
+    uploads = [f for f in groq.files.values() if f["purpose"] == "batch"]
+    for upload in uploads:
+        lines = [json.loads(x) for x in upload["data"].decode().splitlines()]
+        assert len({line["body"]["model"] for line in lines}) == 1  # one model per batch file
+        assert {line["url"] for line in lines} == {"/v1/chat/completions"}
+        assert {line["body"]["messages"][-1]["content"] for line in lines} == {p.prompt for p in PUZZLES}
+    created = [b for b in groq.batches.values()]
+    assert {b["endpoint"] for b in created} == {"/v1/chat/completions"}
+    assert {b["completion_window"] for b in created} == {"24h"}
+    assert len(live.bodies()) == len(PUZZLES)  # DeepSeek (no batch API) answered live in the same run
+
+    def groq_rows() -> list[dict]:
+        return [r for r in run_log.default().calls(run_id) if r["provider"] == "groq"]
+
+    out = io.StringIO()
+    partial = resume(run_id, progress=False, out=out)  # in_progress: nothing logged yet
+    assert out.getvalue().count(": in_progress (0 of 4 done); its 4 cells wait") == 2
+    assert groq_rows() == []
+    assert set(partial.cells[partial.cells.model != LIVE].status) == {"not run"}
+    resume(run_id, progress=False, out=io.StringIO())  # finalizing
+    assert groq_rows() == []
+
+    done = resume(run_id, progress=False, out=io.StringIO())  # completed: read, mapped by custom id, graded
+    rows = groq_rows()
+    assert len(rows) == 2 * len(PUZZLES)
+    for record in records:
+        mine = [r for r in rows if r["spec"] == record["spec"]]
+        (failed,) = [r for r in mine if r["error"]]
+        assert failed["cell"] == record["cells"]["c1"] and failed["error_kind"] == "bad_request"
+        assert all(json.loads(r["extra"])["batch"] == record["batch_id"] for r in mine)
+        assert all(r["latency_s"] is None for r in mine)
+        cells = done.cells[done.cells.model == record["spec"]].set_index("puzzle")
+        for p in PUZZLES:
+            if f"{record['spec']}|{p.id}|0" != record["cells"]["c1"]:
+                assert bool(cells.loc[p.id, "correct"]) == (p.id != "quadratic"), (record["spec"], p.id)
+    ok = {spec: next(r for r in rows if r["spec"] == spec and not r["error"]) for spec in (GROQ, GROQ_LLAMA)}
+    for spec, row in ok.items():
+        full, _ = cost.price(run_log.answer_from_row(row))
+        assert full and row["cost_usd"] == pytest.approx(full / 2), spec
+    assert "genai-prices batch price: groq/" in ok[GROQ]["cost_note"]
+    assert "Groq's documented batch price (50% of standard)" in ok[GROQ_LLAMA]["cost_note"]
+    assert not any(path.endswith("/chat/completions") for _, path in groq.requests)  # nothing asked live
+    table = done.table()
+    assert GROQ in table and GROQ_LLAMA in table and LIVE in table
+
+
+def test_groq_expired_batch_asks_the_rest_live(monkeypatch: pytest.MonkeyPatch) -> None:
+    with FakeBatchOpenAI(reply=reply, expire_at_step=2, done_before_end=2, prefix="/openai/v1",
+                         model_suffix="") as server:
+        monkeypatch.setenv("GROQ_BASE_URL", server.base_url)
+        monkeypatch.setenv("GROQ_API_KEY", "gsk_test_batch_0000000001")
+        run_id = compare([GROQ], PUZZLES, batch=True, progress=False, out=io.StringIO(), use_cache=False).run_id
+        resume(run_id, progress=False, out=io.StringIO())  # in_progress
+        out = io.StringIO()
+        result = resume(run_id, progress=False, out=out)  # expired: two done in the batch, two asked live
+        assert re.search(r"batch \S+ expired: 2 cells had no answer and are asked live", out.getvalue())
+        assert server.requests.count(("POST", "/openai/v1/chat/completions")) == 2
+        rows = run_log.default().calls(run_id)
+        assert len(rows) == 4 and not any(r["error"] for r in rows)
+        assert sum("batch" in json.loads(r["extra"] or "{}") for r in rows) == 2
+        assert result.cells.status.tolist() == ["ok"] * 4

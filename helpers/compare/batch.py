@@ -3,15 +3,16 @@
     compare(models, puzzles, batch=True)        # or: llmlab compare --batch …
     resume(run_id)                              # or: llmlab compare --resume RUN_ID
 
-OpenAI's Batch API (about half the price, results within 24 hours) through the official SDK: the cells'
-chat requests are written as JSONL (one line per cell, ``custom_id`` ``c<n>``), uploaded as a file with
-purpose ``batch``, and a batch is created for ``/v1/chat/completions``. Each batch is recorded at once in
-the run log as a run of kind ``batch`` (its config: the comparison's run id, the batch id, custom id →
-cell). ``collect`` retrieves the batches of a run; a finished one's output and error files are read, and
-each line is logged to its cell exactly like a live answer (graded the same; a failed line is an error
-row, asked live again by a later resume). A cancelled or expired batch is reported and its unanswered
-cells are asked live. Cost is genai-prices' batch price where it knows one, else the standard price with
-OpenAI's documented Batch discount (50%), marked as such. Latency is n/a: a batch does not time calls.
+Batch APIs (about half the price, results within 24 hours) through the official SDKs, for every provider
+whose catalog entry names one (``batch: openai``: OpenAI, and Groq's same API at ``…/openai/v1``;
+``batch: anthropic``: Message Batches); the calls themselves are in ``helpers.compare.batch_apis``. One batch
+per model, one request per cell (``custom_id`` ``c<n>``). Each batch is recorded at once in the run log as
+a run of kind ``batch`` (its config: the comparison's run id, the batch id, custom id → cell). ``collect``
+retrieves the batches of a run; an ended one's result lines are read, and each is logged to its cell like a
+live answer (graded the same; a failed line is an error row, asked live again by a later resume). A
+cancelled or expired batch is reported and its unanswered cells are asked live. Cost is genai-prices'
+batch price where it knows one, else the standard price with the provider's documented batch discount
+(its catalog ``batch_discount``), marked as such. Latency is n/a: a batch does not time calls.
 """
 
 from __future__ import annotations
@@ -24,17 +25,15 @@ from typing import IO, Any
 from helpers import catalog, llm
 from helpers import spec as specs
 from helpers.answer import Answer
+from helpers.compare import batch_apis
+from helpers.compare.batch_apis import WINDOW, Reader
 from helpers.compare.config import Cell, CompareConfig
-from helpers.errors import BudgetExceeded, ConfigError, LabError, MalformedResponse
+from helpers.errors import BudgetExceeded, ConfigError, LabError
 from helpers.estimates.budget import Budget
 from helpers.runlog import store as run_log
 
 KIND = "batch"
-PROVIDERS = ("openai",)  # providers whose batch API this module speaks
-ENDPOINT = "/v1/chat/completions"
-WINDOW = "24h"
-TERMINAL = ("completed", "failed", "expired", "cancelled")
-DOCUMENTED_DISCOUNT = 0.5  # OpenAI's Batch API: 50% of the standard price (its pricing page)
+APIS = ("openai", "anthropic")  # the batch APIs this module speaks (a provider's catalog ``batch`` field)
 TRANSPORT = ("timeout", "max_retries", "stream")
 
 
@@ -53,9 +52,14 @@ def _label(key: str) -> str:
     return key.replace("|", " on ", 1).replace("|", ", repeat ")
 
 
+def providers() -> list[str]:
+    """The catalog's providers whose batch API this module speaks (``batch: openai`` or ``anthropic``)."""
+    return [name for name, p in catalog.load().items() if p.batch in APIS]
+
+
 def batchable(spec: str) -> bool:
     """True when the spec's provider has a batch API that this module speaks."""
-    return specs.parse(spec).provider in PROVIDERS
+    return specs.parse(spec).provider in providers()
 
 
 def _params(config: CompareConfig) -> dict[str, Any]:
@@ -66,37 +70,12 @@ def _prepare(cell: Cell, config: CompareConfig) -> llm.Prepared:
     return llm.prepare(cell.spec, cell.puzzle.prompt, cell.puzzle.system, **_params(config))
 
 
-def _client(prepared: llm.Prepared) -> Any:
-    """The official SDK's (blocking) client for this request's provider, key and base URL."""
-    import openai
-
-    if prepared.key_error:
-        raise prepared.key_error
-    r = prepared.request
-    return openai.OpenAI(api_key=r.api_key, base_url=r.base_url, timeout=r.timeout, max_retries=r.max_retries)
-
-
-def _mapped(prepared: llm.Prepared, exc: Exception) -> LabError:
-    """An SDK or transport failure as our error naming the fix (a LabError passes through)."""
-    from helpers.providers import adapter
-
-    if isinstance(exc, LabError):
-        return exc
-    family = adapter(prepared.request.provider.api)
-    if isinstance(exc, family.sdk_errors()):
-        return family.map_error(prepared.request, exc)
-    return MalformedResponse(f"{prepared.request.spec}: the batch API's answer could not be read "
-                             f"({type(exc).__name__}: {str(exc)[:200]})", hint="Check the provider's base URL.")
-
-
 def submit(config: CompareConfig, run_id: str, store: run_log.Store, out: IO[str], budget: Budget) -> set[str]:
     """Submit the run's unanswered cells of batch providers (cells the cache can answer are left to the live
     runner); returns the cells submitted. ``budget`` (the run's) reserves every cell's worst case before
     anything is sent, and keeps it reserved while the batch runs."""
-    from helpers.providers import adapter
-
     done = store.answered_cells(run_id)
-    groups: dict[tuple[str, str | None], list[tuple[Cell, llm.Prepared]]] = {}
+    groups: dict[tuple[str, str | None, str], list[tuple[Cell, llm.Prepared]]] = {}
     for cell in config.cells():
         if cell.key in done or not batchable(cell.spec):
             continue
@@ -112,29 +91,25 @@ def submit(config: CompareConfig, run_id: str, store: run_log.Store, out: IO[str
             for item in (i for items in groups.values() for i in items):
                 budget.settle(item[0].key, None)
             return set()
-        groups.setdefault((prepared.request.provider.name, prepared.request.base_url), []).append((cell, prepared))
+        group = (prepared.request.provider.name, prepared.request.base_url, prepared.request.model)
+        groups.setdefault(group, []).append((cell, prepared))  # one model per batch, as the batch APIs require
     submitted: set[str] = set()
-    for (provider, _), items in groups.items():
-        lines = [{"custom_id": f"c{n}", "method": "POST", "url": ENDPOINT,
-                  "body": adapter(p.request.provider.api).request_body(p.request)} for n, (_, p) in enumerate(items)]
-        data = "".join(json.dumps(line) + "\n" for line in lines).encode()
+    for (provider, _, _), items in groups.items():
+        custom_ids = [f"c{n}" for n in range(len(items))]
         try:
-            client = _client(items[0][1])
-            uploaded = client.files.create(file=(f"llmlab-{run_id}.jsonl", data), purpose="batch")
-            batch = client.batches.create(input_file_id=uploaded.id, endpoint=ENDPOINT, completion_window=WINDOW,
-                                          metadata={"llmlab_run": run_id})
+            batch_id, status, more = batch_apis.send([p for _, p in items], custom_ids, run_id)
         except Exception as exc:  # noqa: BLE001 - the SDK's errors, mapped like a live call's
-            error = _mapped(items[0][1], exc)
+            error = batch_apis.mapped(items[0][1], exc)
             print(f"batch for {provider} not submitted: {error} (its cells are asked live)", file=out, flush=True)
             for cell, _ in items:
                 budget.settle(cell.key, None)
             continue
-        cells = {line["custom_id"]: cell.key for line, (cell, _) in zip(lines, items, strict=True)}
-        store.new_run(KIND, label=f"{run_id} {provider} {batch.id}",
-                      config={"run": run_id, "provider": provider, "spec": items[0][0].spec, "batch_id": batch.id,
-                              "input_file_id": uploaded.id, "cells": cells})
+        cells = {cid: cell.key for cid, (cell, _) in zip(custom_ids, items, strict=True)}
+        store.new_run(KIND, label=f"{run_id} {provider} {batch_id}",
+                      config={"run": run_id, "provider": provider, "spec": items[0][0].spec, "batch_id": batch_id,
+                              **more, "cells": cells})
         submitted |= set(cells.values())
-        print(f"batch {batch.id}: {len(cells)} cells of {provider} submitted ({batch.status}); results within "
+        print(f"batch {batch_id}: {len(cells)} cells of {provider} submitted ({status}); results within "
               f"{WINDOW}: `python -m helpers compare --resume {run_id}` collects them", file=out, flush=True)
     return submitted
 
@@ -164,39 +139,30 @@ def collect(config: CompareConfig, run_id: str, store: run_log.Store, out: IO[st
             continue
         prepared = _prepare(cells[next(iter(waiting.values()))], config)
         try:
-            client = _client(prepared)
-            batch = client.batches.retrieve(record["batch_id"])
-            files = {f: client.files.content(f).text for f in (batch.output_file_id, batch.error_file_id) if f
-                     } if batch.status in TERMINAL else {}
+            found = batch_apis.poll(prepared, record["batch_id"], len(waiting))
         except Exception as exc:  # noqa: BLE001 - the SDK's errors, mapped like a live call's; the cells wait
-            error = _mapped(prepared, exc)
+            error = batch_apis.mapped(prepared, exc)
             pending |= set(waiting.values())
             _hold(budget, waiting.values(), cells, config)
             notes.append(f"batch {record['batch_id']} could not be checked: {error}; its {len(waiting)} cells wait")
             continue
-        counts = batch.request_counts
-        if batch.status not in TERMINAL:
+        batch_id = record["batch_id"]
+        if not found.ended:
             pending |= set(waiting.values())
             _hold(budget, waiting.values(), cells, config)
-            notes.append(f"batch {batch.id}: {batch.status} ({counts.completed if counts else 0} of "
-                         f"{counts.total if counts else len(waiting)} done); its {len(waiting)} cells wait")
+            notes.append(f"batch {batch_id}: {found.status} ({found.progress}); its {len(waiting)} cells wait")
             continue
-        for text in files.values():
-            for raw in text.splitlines():
-                if not raw.strip():
-                    continue
-                line = json.loads(raw)
-                key = waiting.get(line.get("custom_id"))
-                if key is None or line.get("response") is None:
-                    continue  # not ours, or not run (batch_expired / cancelled): asked live
-                answer = _log_line(cells[key], line, config, run_id, store, batch.id)
+        for custom_id, read in found.results.items():
+            key = waiting.get(custom_id)
+            if key is not None:  # not ours otherwise; a request not run (expired / cancelled) has no result
+                answer = _log_line(cells[key], read, config, run_id, store, batch_id)
                 budget.add_spent([answer])  # the run's budget was counted before this answer landed
                 logged += 1
                 if not answer.ok:
                     failed.add(key)
         left = [k for k in waiting.values() if k not in store.answered_cells(run_id) and k not in failed]
-        if batch.status != "completed":
-            notes.append(f"batch {batch.id} {batch.status}: {len(left)} cells had no answer and are asked live")
+        if not found.complete or left:
+            notes.append(f"batch {batch_id} {found.status}: {len(left)} cells had no answer and are asked live")
     for note in notes:
         print(note, file=out, flush=True)
     return Collected(logged, frozenset(pending), frozenset(pending | failed), tuple(notes))
@@ -210,34 +176,18 @@ def _hold(budget: Budget, keys: Any, cells: dict[str, Cell], config: CompareConf
                 budget.admit(key, _prepare(cells[key], config).request)
 
 
-def _log_line(cell: Cell, line: dict[str, Any], config: CompareConfig, run_id: str, store: run_log.Store,
+def _log_line(cell: Cell, read: Reader, config: CompareConfig, run_id: str, store: run_log.Store,
               batch_id: str) -> Answer:
-    """One output/error line → the cell's Answer, priced at the batch price, logged like a live answer."""
+    """One result line → the cell's Answer, priced at the batch price, logged like a live answer."""
     import dataclasses
-
-    from openai.types.chat import ChatCompletion
 
     from helpers.answer import Cost, Reply
     from helpers.estimates import emissions
-    from helpers.providers.failures import describe
-    from helpers.providers.openai_compat import OpenAICompatible
 
     prepared = _prepare(cell, config)
     request = prepared.request
-    response = line["response"]
-    status, body = response.get("status_code"), response.get("body")
     try:
-        if status != 200:
-            inner = body.get("error", body) if isinstance(body, dict) else body
-            message = inner.get("message") if isinstance(inner, dict) else str(inner or "")
-            raise describe(request, status, str(message or f"HTTP {status}"))
-        try:
-            completion = ChatCompletion.model_validate(body)
-        except ValueError as exc:
-            raise MalformedResponse(f"{cell.spec}: a batch result line is not a chat completion ({exc})"[:300],
-                                    hint="Check the batch's output file.") from None
-        reply = OpenAICompatible().reply(request, completion, 0.0)  # the batch API answers in chat completions
-        answer = llm.answered(request, dataclasses.replace(reply, latency_s=None))  # a batch times no call
+        answer = llm.answered(request, dataclasses.replace(read(request), latency_s=None))  # a batch times no call
     except LabError as exc:
         answer = llm.blank(request)
         answer.reply = Reply()
@@ -275,12 +225,16 @@ def batch_price(answer: Answer) -> tuple[float | None, str]:
         if batch.total_price < full.total_price:
             return float(batch.total_price), f"genai-prices batch price: {batch.provider.id}/{batch.model.id}"
         break
-    return standard * DOCUMENTED_DISCOUNT, f"{note}, less the provider's documented Batch discount (50%)"
+    if provider.batch_discount is None:
+        return None, f"n/a: no batch price known for {answer.provider}/{answer.model}"
+    return (standard * provider.batch_discount,
+            f"{note}, at {provider.label}'s documented batch price ({provider.batch_discount:.0%} of standard)")
 
 
 def check(models: list[str]) -> None:
     """A batch run needs at least one model whose provider has a batch API."""
     if not any(batchable(m) for m in models):
-        names = ", ".join(PROVIDERS)
+        names = ", ".join(providers())
         raise ConfigError("--batch needs a model of a provider with a batch API",
-                          hint=f"Batch mode speaks {names}; add e.g. -m openai/gpt-4.1-mini, or drop --batch.")
+                          hint=f"Batch mode speaks {names} (`batch:` in assets/models.yaml); "
+                               "add e.g. -m openai/gpt-4.1-mini, or drop --batch.")

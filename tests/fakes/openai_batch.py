@@ -11,6 +11,9 @@ status and an OpenAI error body.
 
     with FakeBatchOpenAI(reply=lambda body: "55", fail={"c1"}) as srv:
         client = openai.OpenAI(base_url=srv.base_url, api_key="sk-test")
+
+Groq's batch API is the same API under ``/openai/v1`` (console.groq.com/docs/batch); it echoes the model id
+as asked: ``FakeBatchOpenAI(prefix="/openai/v1", model_suffix="")``.
 """
 
 from __future__ import annotations
@@ -32,11 +35,14 @@ class FakeBatchOpenAI:
     """The server; ``expire_at_step`` / ``cancel`` end a batch early with part of its requests done."""
 
     def __init__(self, *, reply: Callable[[dict[str, Any]], str] | None = None, fail: Collection[str] = (),
-                 expire_at_step: int | None = None, done_before_end: int = 1) -> None:
+                 expire_at_step: int | None = None, done_before_end: int = 1, prefix: str = "/v1",
+                 model_suffix: str = "-2025-04-14") -> None:
         self.reply = reply or (lambda body: "Echo: " + str(body["messages"][-1]["content"])[:40])
         self.fail = set(fail)  # custom_ids answered with an HTTP 400 in the error file
         self.expire_at_step = expire_at_step
         self.done_before_end = done_before_end  # requests finished when a batch expires or is cancelled
+        self.prefix = prefix  # the API's path under the host: /v1 (OpenAI), /openai/v1 (Groq)
+        self.model_suffix = model_suffix  # OpenAI answers with a dated snapshot id; Groq with the id asked
         self.files: dict[str, dict[str, Any]] = {}
         self.batches: dict[str, dict[str, Any]] = {}
         self.requests: list[tuple[str, str]] = []
@@ -78,7 +84,7 @@ class FakeBatchOpenAI:
     @property
     def base_url(self) -> str:
         assert self._server
-        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+        return f"http://127.0.0.1:{self._server.server_address[1]}{self.prefix}"
 
     # -- HTTP ------------------------------------------------------------------------------------------
     def _send(self, h: BaseHTTPRequestHandler, status: int, body: Any, ctype: str = "application/json") -> None:
@@ -96,6 +102,8 @@ class FakeBatchOpenAI:
         path = h.path.split("?")[0]
         with self._lock:
             self.requests.append((h.command, path))
+            # the routes below are written for /v1; another API prefix maps onto them, a wrong one is a 404
+            path = "/v1" + path[len(self.prefix):] if path.startswith(self.prefix + "/") else "/unrouted" + path
             parts = path.strip("/").split("/")  # v1, batches, id, cancel
             if h.command == "POST" and path == "/v1/files":
                 return self._send(h, 200, self._upload(h.headers.get("Content-Type", ""), raw))
@@ -169,7 +177,7 @@ class FakeBatchOpenAI:
         text = self.reply(body)
         prompt_tokens = sum(len(str(m["content"]).split()) for m in body["messages"])
         return {"id": f"chatcmpl-{ident}", "object": "chat.completion", "created": int(time.time()),
-                "model": body["model"] + "-2025-04-14",
+                "model": body["model"] + self.model_suffix,
                 "choices": [{"index": 0, "message": {"role": "assistant", "content": text, "refusal": None},
                              "logprobs": None, "finish_reason": "stop"}],
                 "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": len(text.split()),

@@ -1,0 +1,194 @@
+"""The batch APIs that ``helpers.compare.batch`` speaks, through the official SDKs, one pair of calls each.
+
+``send`` submits one model's requests (custom id → our request) and returns the batch id and its status;
+``poll`` retrieves a batch and, once it has ended, reads every result line into a ``Poll``: for each custom
+id answered, a function that gives its ``Reply`` (or raises the LabError of a failed line).
+
+- ``openai`` (OpenAI; Groq's batch API is the same under ``…/openai/v1``): JSONL uploaded as a file with
+  purpose ``batch``, a batch created for ``/v1/chat/completions``; results in the output and error files.
+- ``anthropic``: Message Batches (``messages.batches.create(requests=[{custom_id, params}])``, ``retrieve``
+  with ``processing_status`` in_progress / canceling / ended, ``results`` streaming one JSONL line per
+  request with ``result.type`` succeeded / errored / canceled / expired).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from helpers import llm
+from helpers.answer import Reply
+from helpers.errors import LabError, MalformedResponse
+from helpers.providers.base import Request
+
+ENDPOINT = "/v1/chat/completions"
+WINDOW = "24h"
+TERMINAL = ("completed", "failed", "expired", "cancelled")
+# Anthropic's error types (its API's "Errors" page) → the HTTP status they come with
+ANTHROPIC_STATUS = {"invalid_request_error": 400, "authentication_error": 401, "billing_error": 402,
+                    "permission_error": 403, "not_found_error": 404, "request_too_large": 413,
+                    "rate_limit_error": 429, "api_error": 500, "timeout_error": 504, "overloaded_error": 529}
+
+Reader = Callable[[Request], Reply]
+
+
+@dataclass
+class Poll:
+    """A batch as retrieved: its status, whether it has ended, how far it got, and its result lines."""
+
+    status: str
+    ended: bool
+    progress: str
+    results: dict[str, Reader] = field(default_factory=dict)  # custom id → its reply (raises on a failed line)
+    complete: bool = True  # every request was run (not expired or cancelled)
+
+
+def send(prepared: list[llm.Prepared], custom_ids: list[str], run_id: str) -> tuple[str, str, dict[str, Any]]:
+    """Submit one batch; returns its id, status and anything more to record. SDK errors propagate."""
+    if prepared[0].request.provider.batch == "anthropic":
+        return _send_anthropic(prepared, custom_ids)
+    return _send_openai(prepared, custom_ids, run_id)
+
+
+def poll(prepared: llm.Prepared, batch_id: str, expected: int) -> Poll:
+    """Retrieve a batch; once it has ended, its results. SDK errors propagate."""
+    if prepared.request.provider.batch == "anthropic":
+        return _poll_anthropic(prepared, batch_id, expected)
+    return _poll_openai(prepared, batch_id, expected)
+
+
+def _body(request: Request) -> dict[str, Any]:
+    from helpers.providers import adapter
+
+    return adapter(request.provider.api).request_body(request)
+
+
+# -- OpenAI (and Groq) ---------------------------------------------------------------------------------
+def _openai(prepared: llm.Prepared) -> Any:
+    import openai
+
+    if prepared.key_error:
+        raise prepared.key_error
+    r = prepared.request
+    return openai.OpenAI(api_key=r.api_key, base_url=r.base_url, timeout=r.timeout, max_retries=r.max_retries)
+
+
+def _send_openai(prepared: list[llm.Prepared], custom_ids: list[str], run_id: str) -> tuple[str, str, dict[str, Any]]:
+    lines = [{"custom_id": cid, "method": "POST", "url": ENDPOINT, "body": _body(p.request)}
+             for cid, p in zip(custom_ids, prepared, strict=True)]
+    data = "".join(json.dumps(line) + "\n" for line in lines).encode()
+    client = _openai(prepared[0])
+    uploaded = client.files.create(file=(f"llmlab-{run_id}.jsonl", data), purpose="batch")
+    batch = client.batches.create(input_file_id=uploaded.id, endpoint=ENDPOINT, completion_window=WINDOW,
+                                  metadata={"llmlab_run": run_id})
+    return batch.id, batch.status, {"input_file_id": uploaded.id}
+
+
+def _poll_openai(prepared: llm.Prepared, batch_id: str, expected: int) -> Poll:
+    client = _openai(prepared)
+    batch = client.batches.retrieve(batch_id)
+    counts = batch.request_counts
+    progress = f"{counts.completed if counts else 0} of {counts.total if counts else expected} done"
+    if batch.status not in TERMINAL:
+        return Poll(batch.status, False, progress)
+    found = Poll(batch.status, True, progress, complete=batch.status == "completed")
+    for file_id in (batch.output_file_id, batch.error_file_id):
+        if not file_id:
+            continue
+        for raw in client.files.content(file_id).text.splitlines():
+            line = json.loads(raw) if raw.strip() else {}
+            if isinstance(line.get("response"), dict):  # None: not run (batch_expired / cancelled)
+                found.results[str(line.get("custom_id"))] = _openai_reader(line["response"])
+    return found
+
+
+def _openai_reader(response: dict[str, Any]) -> Reader:
+    def read(request: Request) -> Reply:
+        from openai.types.chat import ChatCompletion
+
+        from helpers.providers.failures import describe
+        from helpers.providers.openai_compat import OpenAICompatible
+
+        status, body = response.get("status_code"), response.get("body")
+        if status != 200:
+            inner = body.get("error", body) if isinstance(body, dict) else body
+            message = inner.get("message") if isinstance(inner, dict) else str(inner or "")
+            raise describe(request, status, str(message or f"HTTP {status}"))
+        try:
+            completion = ChatCompletion.model_validate(body)
+        except ValueError as exc:
+            raise MalformedResponse(f"{request.spec}: a batch result line is not a chat completion ({exc})"[:300],
+                                    hint="Check the batch's output file.") from None
+        return OpenAICompatible().reply(request, completion, 0.0)  # the batch API answers in chat completions
+
+    return read
+
+
+# -- Anthropic Message Batches -------------------------------------------------------------------------
+def _anthropic(prepared: llm.Prepared) -> Any:
+    import anthropic
+
+    if prepared.key_error:
+        raise prepared.key_error
+    r = prepared.request
+    return anthropic.Anthropic(api_key=r.api_key, base_url=r.base_url, timeout=r.timeout,
+                               max_retries=r.max_retries)
+
+
+def _send_anthropic(prepared: list[llm.Prepared], custom_ids: list[str]) -> tuple[str, str, dict[str, Any]]:
+    requests = []
+    for cid, p in zip(custom_ids, prepared, strict=True):
+        params = _body(p.request)
+        params.update(params.pop("extra_body", None) or {})  # a batch request's params are the JSON body itself
+        requests.append({"custom_id": cid, "params": params})
+    batch = _anthropic(prepared[0]).messages.batches.create(requests=requests)
+    return batch.id, batch.processing_status, {}
+
+
+def _poll_anthropic(prepared: llm.Prepared, batch_id: str, expected: int) -> Poll:
+    client = _anthropic(prepared)
+    batch = client.messages.batches.retrieve(batch_id)
+    c = batch.request_counts
+    finished = c.succeeded + c.errored + c.canceled + c.expired
+    progress = f"{finished} of {finished + c.processing or expected} done"
+    if batch.processing_status != "ended":
+        return Poll(batch.processing_status, False, progress)
+    found = Poll("ended", True, progress)
+    for line in client.messages.batches.results(batch_id):
+        kind = line.result.type
+        if kind in ("succeeded", "errored"):
+            found.results[line.custom_id] = _anthropic_reader(line.result)
+        else:  # canceled / expired: not run, asked live
+            found.complete = False
+            found.status = "expired" if kind == "expired" else "cancelled"
+    return found
+
+
+def _anthropic_reader(result: Any) -> Reader:
+    def read(request: Request) -> Reply:
+        from helpers.providers.anthropic_native import Anthropic
+        from helpers.providers.failures import describe
+
+        if result.type == "errored":
+            error = getattr(result.error, "error", None)
+            kind = str(getattr(error, "type", "") or "api_error")
+            message = str(getattr(error, "message", "") or kind)
+            raise describe(request, ANTHROPIC_STATUS.get(kind, 500), message)
+        return Anthropic().reply(request, result.message, 0.0, {})
+
+    return read
+
+
+def mapped(prepared: llm.Prepared, exc: Exception) -> LabError:
+    """An SDK or transport failure as our error naming the fix (a LabError passes through)."""
+    from helpers.providers import adapter
+
+    if isinstance(exc, LabError):
+        return exc
+    family = adapter(prepared.request.provider.api)
+    if isinstance(exc, family.sdk_errors()):
+        return family.map_error(prepared.request, exc)
+    return MalformedResponse(f"{prepared.request.spec}: the batch API's answer could not be read "
+                             f"({type(exc).__name__}: {str(exc)[:200]})", hint="Check the provider's base URL.")

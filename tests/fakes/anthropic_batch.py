@@ -1,0 +1,189 @@
+"""A loopback Anthropic Message Batches API for tests (stdlib only).
+
+Shapes as documented in Anthropic's API reference (the MessageBatch object, the results JSONL; as mirrored in
+voxmenthe/prompts, SPECIALIZED_CONTEXT_AND_DOCS/ANTHROPIC_API_DOCS_MIRROR/en/api/retrieving-message-batches.md
+and retrieving-message-batch-results.md): create (POST /v1/messages/batches with ``requests`` of
+``{custom_id, params}``), retrieve (GET /v1/messages/batches/{id}: ``processing_status`` in_progress with
+``request_counts`` moving one step per retrieve, then ended with a ``results_url``), cancel (POST
+…/{id}/cancel: canceling, then ended with the rest ``canceled``), expiry (ended with the rest ``expired``),
+and results (GET the ``results_url``: one JSON line per request, ``result.type`` succeeded / errored /
+canceled / expired). ``POST /v1/messages`` answers cells asked live.
+
+    with FakeBatchAnthropic(reply=lambda params: "55", fail={"c1"}) as srv:
+        client = anthropic.Anthropic(base_url=srv.base_url, api_key="sk-ant-test")
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+from collections.abc import Callable, Collection
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Self
+
+
+def _now(delta: float = 0) -> str:
+    return (datetime.now(UTC) + timedelta(seconds=delta)).isoformat().replace("+00:00", "Z")
+
+
+class FakeBatchAnthropic:
+    """The server; each retrieve finishes ``per_step`` more requests; ``expire_at_step`` ends a batch early."""
+
+    def __init__(self, *, reply: Callable[[dict[str, Any]], str] | None = None, fail: Collection[str] = (),
+                 per_step: int = 1, expire_at_step: int | None = None) -> None:
+        self.reply = reply or (lambda params: "Echo: " + str(params["messages"][-1]["content"])[:40])
+        self.fail = set(fail)  # custom_ids whose result is ``errored`` (an invalid_request_error)
+        self.per_step = per_step
+        self.expire_at_step = expire_at_step
+        self.batches: dict[str, dict[str, Any]] = {}
+        self.requests: list[tuple[str, str]] = []
+        self.created: list[dict[str, Any]] = []  # the bodies of batch creations, as sent
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+
+    # -- life cycle ------------------------------------------------------------------------------
+    def start(self) -> Self:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                fake._dispatch(self)
+
+            do_POST = do_GET
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server:
+            self._server.shutdown()
+            self._server.server_close()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        assert self._server
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    # -- HTTP ------------------------------------------------------------------------------------------
+    def _send(self, h: BaseHTTPRequestHandler, status: int, body: Any, ctype: str = "application/json") -> None:
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        h.send_response(status)
+        h.send_header("Content-Type", ctype)
+        h.send_header("Content-Length", str(len(data)))
+        h.send_header("request-id", f"req_{next(self._ids):024x}")
+        h.end_headers()
+        h.wfile.write(data)
+
+    def _dispatch(self, h: BaseHTTPRequestHandler) -> None:
+        length = int(h.headers.get("Content-Length") or 0)
+        raw = h.rfile.read(length) if length else b""
+        path = h.path.split("?")[0]
+        with self._lock:
+            self.requests.append((h.command, path))
+            parts = path.strip("/").split("/")  # v1, messages, batches, id, results|cancel
+            known = len(parts) >= 4 and parts[:3] == ["v1", "messages", "batches"] and parts[3] in self.batches
+            if h.command == "POST" and path == "/v1/messages":
+                return self._send(h, 200, self._message(json.loads(raw), f"live{next(self._ids)}"))
+            if h.command == "POST" and path == "/v1/messages/batches":
+                return self._send(h, 200, self._create(json.loads(raw)))
+            if h.command == "GET" and known and len(parts) == 4:
+                return self._send(h, 200, self._advance(self.batches[parts[3]]))
+            if h.command == "POST" and known and parts[4:] == ["cancel"]:
+                return self._send(h, 200, self._cancel(self.batches[parts[3]]))
+            if h.command == "GET" and known and parts[4:] == ["results"] and self.batches[parts[3]]["_results"]:
+                return self._send(h, 200, self.batches[parts[3]]["_results"], "application/binary")
+        self._send(h, 404, {"type": "error", "error": {"type": "not_found_error",
+                                                       "message": f"Not found: {h.command} {path}"}})
+
+    # -- batches -------------------------------------------------------------------------------------
+    def _create(self, body: dict[str, Any]) -> dict[str, Any]:
+        self.created.append(body)
+        requests = body["requests"]
+        batch = {"id": f"msgbatch_{next(self._ids):024x}", "type": "message_batch",
+                 "processing_status": "in_progress",
+                 "request_counts": {"processing": len(requests), "succeeded": 0, "errored": 0, "canceled": 0,
+                                    "expired": 0},
+                 "ended_at": None, "created_at": _now(), "expires_at": _now(86400), "archived_at": None,
+                 "cancel_initiated_at": None, "results_url": None}
+        self.batches[batch["id"]] = batch
+        batch["_requests"], batch["_step"], batch["_results"] = requests, 0, b""
+        return self._public(batch)
+
+    @staticmethod
+    def _public(batch: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in batch.items() if not k.startswith("_")}
+
+    def _advance(self, batch: dict[str, Any]) -> dict[str, Any]:
+        """One retrieve = one step: ``per_step`` more requests done; ended once all are (or at expiry)."""
+        if batch["processing_status"] == "ended":
+            return self._public(batch)
+        if batch["processing_status"] == "canceling":
+            self._end(batch, "canceled")
+            return self._public(batch)
+        batch["_step"] += 1
+        done = min(len(batch["_requests"]), batch["_step"] * self.per_step)
+        if self.expire_at_step is not None and batch["_step"] >= self.expire_at_step:
+            self._end(batch, "expired", done)
+        elif done == len(batch["_requests"]) and batch["_step"] > 1:
+            self._end(batch, "expired", done)  # every request done: nothing is left to expire
+        else:
+            self._count(batch, done)
+        return self._public(batch)
+
+    def _count(self, batch: dict[str, Any], done: int) -> None:
+        counts = batch["request_counts"]
+        ran = batch["_requests"][:done]
+        counts["errored"] = sum(r["custom_id"] in self.fail for r in ran)
+        counts["succeeded"] = done - counts["errored"]
+        counts["processing"] = len(batch["_requests"]) - done
+
+    def _cancel(self, batch: dict[str, Any]) -> dict[str, Any]:
+        if batch["processing_status"] == "in_progress":
+            batch["processing_status"], batch["cancel_initiated_at"] = "canceling", _now()
+        return self._public(batch)
+
+    def _end(self, batch: dict[str, Any], rest: str, done: int | None = None) -> None:
+        """End the batch: the first ``done`` requests ran (default: as counted so far), the rest are ``rest``."""
+        counts = batch["request_counts"]
+        ran = counts["succeeded"] + counts["errored"] if done is None else done
+        lines = []
+        for n, request in enumerate(batch["_requests"]):
+            if n >= ran:
+                result: dict[str, Any] = {"type": rest}
+            elif request["custom_id"] in self.fail:
+                result = {"type": "errored", "error": {"type": "error", "error": {
+                    "type": "invalid_request_error", "message": "max_tokens: Field required"}}}
+            else:
+                result = {"type": "succeeded", "message": self._message(request["params"], f"b{next(self._ids)}")}
+            lines.append({"custom_id": request["custom_id"], "result": result})
+        self._count(batch, ran)
+        counts["processing"] = 0
+        counts[rest] = len(batch["_requests"]) - ran
+        batch["processing_status"], batch["ended_at"] = "ended", _now()
+        batch["results_url"] = f"{self.base_url}/v1/messages/batches/{batch['id']}/results"
+        batch["_results"] = "".join(json.dumps(line) + "\n" for line in reversed(lines)).encode()  # any order
+
+    def _message(self, params: dict[str, Any], ident: str) -> dict[str, Any]:
+        text = self.reply(params)
+        words = sum(len(str(m["content"]).split()) for m in params["messages"])
+        words += len(str(params.get("system", "")).split())
+        return {"id": f"msg_{ident}", "type": "message", "role": "assistant", "model": params["model"],
+                "content": [{"type": "text", "text": text}], "stop_reason": "end_turn", "stop_sequence": None,
+                "usage": {"input_tokens": words, "output_tokens": len(text.split()),
+                          "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}}
