@@ -129,8 +129,8 @@ def co2e_parts(answer: Answer) -> list[tuple[str, str]]:
         parts.append(("measured", f"{fmt_g(e.measured_g)} (CodeCarbon{', ' + how if how else ''})"))
     if e.tracker_g is not None:
         parts.append(("tracker", fmt_g(e.tracker_g)))
-    if e.ecologits_g_min is not None:
-        parts.append(("EcoLogits", fmt_g_range(e.ecologits_g_min, e.ecologits_g_max)))
+    if e.ecologits_g is not None:
+        parts.append(("EcoLogits", fmt_g_range(e.ecologits_g.min, e.ecologits_g.max)))
     return parts
 
 

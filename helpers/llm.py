@@ -276,20 +276,23 @@ def ask(spec: str | specs.ModelSpec, prompt: Any = None, *, system: str | None =
 async def ask_async(spec: str | specs.ModelSpec, prompt: Any = None, *, system: str | None = None,
                     use_cache: bool = True, run_id: str | None = None, cell: str | None = None,
                     store: run_log.Store | None = None, raise_errors: bool = False,
-                    on_text: Callable[[str], None] | None = None, **params: Any) -> Answer:
+                    on_text: Callable[[str], None] | None = None, use_imported: bool = False,
+                    **params: Any) -> Answer:
     """The same as ``ask`` for asyncio code (fan-out with ``asyncio.gather``)."""
     return await ask_prepared_async(prepare(spec, prompt, system, on_text, **params), use_cache=use_cache,
-                                    run_id=run_id, cell=cell, store=store, raise_errors=raise_errors)
+                                    run_id=run_id, cell=cell, store=store, raise_errors=raise_errors,
+                                    use_imported=use_imported)
 
 
 async def ask_prepared_async(prepared: Prepared, *, use_cache: bool = True, run_id: str | None = None,
                              cell: str | None = None, store: run_log.Store | None = None, raise_errors: bool = False,
-                             worst: budget.WorstCase | None = None) -> Answer:
+                             worst: budget.WorstCase | None = None, use_imported: bool = False) -> Answer:
     """``ask_async`` for a request already made by ``prepare`` (the comparison runner prepares each cell once).
 
-    ``worst``: the call's worst case when the caller already computed it for its own budget (computed once).
+    ``worst``: the call's worst case when the caller already computed it for its own budget (computed once);
+    ``use_imported`` as for ``ask``.
     """
-    call = _begin(prepared, store, use_cache)
+    call = _begin(prepared, store, use_cache, use_imported)
     if call.hit is not None:
         return _finish(call.prepared, call.hit, call.started, call.store, run_id, cell, cache_hit=True)
     try:

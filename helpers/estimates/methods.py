@@ -64,14 +64,6 @@ class MethodRow:
     measured_kwh: float | None
 
     @property
-    def ecologits_g_min(self) -> float | None:
-        return self.ecologits_g.min if self.ecologits_g else None
-
-    @property
-    def ecologits_g_max(self) -> float | None:
-        return self.ecologits_g.max if self.ecologits_g else None
-
-    @property
     def measured_wh_per_1k(self) -> float | None:
         if self.measured_kwh is None or not self.completion_tokens:
             return None
@@ -134,7 +126,7 @@ def markdown(items: Iterable[Answer | Mapping[str, Any]], per_model: bool = Fals
             "|---|---|---|---|---|---|")
     lines = [head]
     for r in rows(items, per_model):
-        eco = ("n/a" if r.ecologits_g_min is None else f"{_mg(r.ecologits_g_min)} – {_mg(r.ecologits_g_max)}")
+        eco = "n/a" if r.ecologits_g is None else f"{_mg(r.ecologits_g.min)} – {_mg(r.ecologits_g.max)}"
         wh = "n/a" if r.measured_wh_per_1k is None else f"{r.measured_wh_per_1k:.3g}"
         tokens = " / ".join("n/a" if n is None else str(n) for n in (r.prompt_tokens, r.completion_tokens))
         cells = [r.label, tokens, _mg(r.tracker_g), eco, _mg(r.measured_g), wh]
@@ -168,7 +160,8 @@ def chart(items: Iterable[Answer | Mapping[str, Any]], per_model: bool = True, a
     ax.bar([x + width for x in xs], [mg(r.measured_g) for r in data], width, label="measured (CodeCarbon)")
     ax.set_xticks(list(xs), [escape(r.label, "chart") for r in data], rotation=20, ha="right")
     ax.set_ylabel("mg CO2e")
-    if any(v > 0 for r in data for v in (mg(r.tracker_g), mg(r.ecologits_g_max), mg(r.measured_g))):
+    highest = [(r.tracker_g, r.ecologits_g.max if r.ecologits_g else None, r.measured_g) for r in data]
+    if any(mg(v) > 0 for values in highest for v in values):
         ax.set_yscale("log")
     ax.set_title("Emissions by method")
     ax.legend(fontsize="small")

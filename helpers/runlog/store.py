@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import IO, Any, TypeVar
 
 from helpers import settings
-from helpers.answer import EMISSION_COLUMNS as EMISSION_FIELDS
 from helpers.answer import Answer, Cost, Emissions, Range, Reply, Usage
 from helpers.errors import ConfigError
 from helpers.runlog import migrations
@@ -319,7 +318,7 @@ class Store:
             **{f: getattr(answer.usage, f) for f in USAGE_FIELDS},
             "latency_s": answer.latency_s, "ttft_s": answer.ttft_s, "tpot_s": answer.tpot_s,
             "cost_usd": answer.cost_usd, "cost_note": answer.cost_note,
-            **{f: getattr(answer.emissions, f) for f in EMISSION_FIELDS},
+            **answer.emissions.columns(),
             "error": answer.error, "error_kind": answer.error_kind, "cache_hit": int(cache_hit),
             "offline": int(answer.offline), "extra": json.dumps(answer.extra, default=str),
         }

@@ -15,81 +15,35 @@ canceled / expired). ``POST /v1/messages`` answers cells asked live.
 
 from __future__ import annotations
 
-import itertools
 import json
-import threading
 from collections.abc import Callable, Collection
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Self
+from http.server import BaseHTTPRequestHandler
+from typing import Any
+
+from tests.fakes.loopback import LoopbackAPI
 
 
 def _now(delta: float = 0) -> str:
     return (datetime.now(UTC) + timedelta(seconds=delta)).isoformat().replace("+00:00", "Z")
 
 
-class FakeBatchAnthropic:
+class FakeBatchAnthropic(LoopbackAPI):
     """The server; each retrieve finishes ``per_step`` more requests; ``expire_at_step`` ends a batch early."""
+
+    request_id_header = "request-id"  # Anthropic's name for it
 
     def __init__(self, *, reply: Callable[[dict[str, Any]], str] | None = None, fail: Collection[str] = (),
                  per_step: int = 1, expire_at_step: int | None = None) -> None:
+        super().__init__()
         self.reply = reply or (lambda params: "Echo: " + str(params["messages"][-1]["content"])[:40])
         self.fail = set(fail)  # custom_ids whose result is ``errored`` (an invalid_request_error)
         self.per_step = per_step
         self.expire_at_step = expire_at_step
         self.batches: dict[str, dict[str, Any]] = {}
-        self.requests: list[tuple[str, str]] = []
         self.created: list[dict[str, Any]] = []  # the bodies of batch creations, as sent
-        self._ids = itertools.count(1)
-        self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-
-    # -- life cycle ------------------------------------------------------------------------------
-    def start(self) -> Self:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-            def do_GET(self) -> None:
-                fake._dispatch(self)
-
-            do_POST = do_GET
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server:
-            self._server.shutdown()
-            self._server.server_close()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def base_url(self) -> str:
-        assert self._server
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
 
     # -- HTTP ------------------------------------------------------------------------------------------
-    def _send(self, h: BaseHTTPRequestHandler, status: int, body: Any, ctype: str = "application/json") -> None:
-        data = body if isinstance(body, bytes) else json.dumps(body).encode()
-        h.send_response(status)
-        h.send_header("Content-Type", ctype)
-        h.send_header("Content-Length", str(len(data)))
-        h.send_header("request-id", f"req_{next(self._ids):024x}")
-        h.end_headers()
-        h.wfile.write(data)
-
     def _dispatch(self, h: BaseHTTPRequestHandler) -> None:
         length = int(h.headers.get("Content-Length") or 0)
         raw = h.rfile.read(length) if length else b""

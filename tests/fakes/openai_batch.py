@@ -19,24 +19,25 @@ as asked: ``FakeBatchOpenAI(prefix="/openai/v1", model_suffix="")``.
 from __future__ import annotations
 
 import email.parser
-import itertools
 import json
-import threading
 import time
 from collections.abc import Callable, Collection
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Self
+from http.server import BaseHTTPRequestHandler
+from typing import Any
+
+from tests.fakes.loopback import LoopbackAPI
 
 STEPS = ("validating", "in_progress", "finalizing", "completed")
 EXPIRED_MESSAGE = "This request could not be executed before the completion window expired."
 
 
-class FakeBatchOpenAI:
+class FakeBatchOpenAI(LoopbackAPI):
     """The server; ``expire_at_step`` / ``cancel`` end a batch early with part of its requests done."""
 
     def __init__(self, *, reply: Callable[[dict[str, Any]], str] | None = None, fail: Collection[str] = (),
                  expire_at_step: int | None = None, done_before_end: int = 1, prefix: str = "/v1",
                  model_suffix: str = "-2025-04-14") -> None:
+        super().__init__()
         self.reply = reply or (lambda body: "Echo: " + str(body["messages"][-1]["content"])[:40])
         self.fail = set(fail)  # custom_ids answered with an HTTP 400 in the error file
         self.expire_at_step = expire_at_step
@@ -45,57 +46,8 @@ class FakeBatchOpenAI:
         self.model_suffix = model_suffix  # OpenAI answers with a dated snapshot id; Groq with the id asked
         self.files: dict[str, dict[str, Any]] = {}
         self.batches: dict[str, dict[str, Any]] = {}
-        self.requests: list[tuple[str, str]] = []
-        self._ids = itertools.count(1)
-        self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-
-    # -- life cycle ------------------------------------------------------------------------------
-    def start(self) -> Self:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-            def do_GET(self) -> None:
-                fake._dispatch(self)
-
-            do_POST = do_GET
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server:
-            self._server.shutdown()
-            self._server.server_close()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def base_url(self) -> str:
-        assert self._server
-        return f"http://127.0.0.1:{self._server.server_address[1]}{self.prefix}"
 
     # -- HTTP ------------------------------------------------------------------------------------------
-    def _send(self, h: BaseHTTPRequestHandler, status: int, body: Any, ctype: str = "application/json") -> None:
-        data = body if isinstance(body, bytes) else json.dumps(body).encode()
-        h.send_response(status)
-        h.send_header("Content-Type", ctype)
-        h.send_header("Content-Length", str(len(data)))
-        h.send_header("x-request-id", f"req_{next(self._ids):024x}")
-        h.end_headers()
-        h.wfile.write(data)
-
     def _dispatch(self, h: BaseHTTPRequestHandler) -> None:
         length = int(h.headers.get("Content-Length") or 0)
         raw = h.rfile.read(length) if length else b""
