@@ -205,7 +205,7 @@ def test_a_waiting_batch_holds_its_share_of_the_run_budget(provider: FakeBatchOp
 def test_batch_providers_come_from_the_catalog() -> None:
     from helpers import catalog
 
-    assert set(batches.providers()) == {"openai", "groq", "anthropic"}
+    assert set(batches.providers()) == {"openai", "groq", "anthropic", "google"}
     assert {catalog.provider(p).batch for p in ("openai", "groq")} == {"openai"}
     assert {catalog.provider(p).batch_discount for p in batches.providers()} == {0.5}
     assert batches.batchable(GROQ) and batches.batchable(OPENAI) and not batches.batchable(LIVE)

@@ -54,8 +54,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--stream", action="store_true", help="stream answers to measure time to first token")
     p.add_argument("--judge", metavar="SPEC", help="the model that grades puzzles whose grader is 'judge'")
     p.add_argument("--batch", action="store_true", help="send the cells of providers with a batch API (OpenAI, "
-                                                        "Groq, Anthropic) as batch jobs: about half the price, "
-                                                        "results within 24 h; --resume RUN_ID collects them")
+                                                        "Groq, Anthropic, Gemini via google/) as batch jobs: about "
+                                                        "half the price, results within 24 h; --resume RUN_ID "
+                                                        "collects them")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(run=run)
 

@@ -5,7 +5,8 @@
 
 Batch APIs (about half the price, results within 24 hours) through the official SDKs, for every provider
 whose catalog entry names one (``batch: openai``: OpenAI, and Groq's same API at ``…/openai/v1``;
-``batch: anthropic``: Message Batches); the calls themselves are in ``helpers.compare.batch_apis``. One batch
+``batch: anthropic``: Message Batches; ``batch: google``: the Gemini API's batch mode through
+google-genai); the calls themselves are in ``helpers.compare.batch_apis``. One batch
 per model, one request per cell (``custom_id`` ``c<n>``). Each batch is recorded at once in the run log as
 a run of kind ``batch`` (its config: the comparison's run id, the batch id, custom id → cell). ``collect``
 retrieves the batches of a run; an ended one's result lines are read, and each is logged to its cell like a
@@ -33,7 +34,7 @@ from helpers.estimates.budget import Budget
 from helpers.runlog import store as run_log
 
 KIND = "batch"
-APIS = ("openai", "anthropic")  # the batch APIs this module speaks (a provider's catalog ``batch`` field)
+APIS = ("openai", "anthropic", "google")  # the batch APIs this module speaks (a provider's catalog ``batch`` field)
 TRANSPORT = ("timeout", "max_retries", "stream")
 
 
@@ -53,7 +54,7 @@ def _label(key: str) -> str:
 
 
 def providers() -> list[str]:
-    """The catalog's providers whose batch API this module speaks (``batch: openai`` or ``anthropic``)."""
+    """The catalog's providers whose batch API this module speaks (their catalog ``batch`` is in APIS)."""
     return [name for name, p in catalog.load().items() if p.batch in APIS]
 
 

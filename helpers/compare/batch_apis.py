@@ -9,6 +9,11 @@ id answered, a function that gives its ``Reply`` (or raises the LabError of a fa
 - ``anthropic``: Message Batches (``messages.batches.create(requests=[{custom_id, params}])``, ``retrieve``
   with ``processing_status`` in_progress / canceling / ended, ``results`` streaming one JSONL line per
   request with ``result.type`` succeeded / errored / canceled / expired).
+- ``google`` (Gemini API batch mode through google-genai): a JSONL input file of ``{key, request}`` lines
+  (``request`` a GenerateContentRequest in the REST API's JSON) uploaded with ``files.upload``, a job
+  created with ``batches.create(model, src=file name)``; ``batches.get`` gives its ``JOB_STATE_*``; an
+  ended job's ``dest.file_name`` is downloaded with ``files.download``: one line per request, ``{key,
+  response}`` or ``{key, error}`` where the error is a google.rpc.Status (a gRPC code).
 """
 
 from __future__ import annotations
@@ -31,7 +36,20 @@ ANTHROPIC_STATUS = {"invalid_request_error": 400, "authentication_error": 401, "
                     "permission_error": 403, "not_found_error": 404, "request_too_large": 413,
                     "rate_limit_error": 429, "api_error": 500, "timeout_error": 504, "overloaded_error": 529}
 
+# Gemini job states (lower-cased, without JOB_STATE_) after which nothing more will run
+GOOGLE_ENDED = ("succeeded", "partially_succeeded", "failed", "cancelled", "expired")
+# google.rpc.Code numbers → names → the HTTP status Google's REST API gives them (google/rpc/code.proto)
+GRPC_NAMES = {1: "CANCELLED", 2: "UNKNOWN", 3: "INVALID_ARGUMENT", 4: "DEADLINE_EXCEEDED", 5: "NOT_FOUND",
+              6: "ALREADY_EXISTS", 7: "PERMISSION_DENIED", 8: "RESOURCE_EXHAUSTED", 9: "FAILED_PRECONDITION",
+              10: "ABORTED", 11: "OUT_OF_RANGE", 12: "UNIMPLEMENTED", 13: "INTERNAL", 14: "UNAVAILABLE",
+              15: "DATA_LOSS", 16: "UNAUTHENTICATED"}
+GRPC_HTTP = {"CANCELLED": 499, "UNKNOWN": 500, "INVALID_ARGUMENT": 400, "DEADLINE_EXCEEDED": 504, "NOT_FOUND": 404,
+             "ALREADY_EXISTS": 409, "PERMISSION_DENIED": 403, "RESOURCE_EXHAUSTED": 429, "FAILED_PRECONDITION": 400,
+             "ABORTED": 409, "OUT_OF_RANGE": 400, "UNIMPLEMENTED": 501, "INTERNAL": 500, "UNAVAILABLE": 503,
+             "DATA_LOSS": 500, "UNAUTHENTICATED": 401}
+
 Reader = Callable[[Request], Reply]
+Sent = tuple[str, str, dict[str, Any]]  # a submitted batch: its id, its status, anything more to record
 
 
 @dataclass
@@ -45,18 +63,22 @@ class Poll:
     complete: bool = True  # every request was run (not expired or cancelled)
 
 
-def send(prepared: list[llm.Prepared], custom_ids: list[str], run_id: str) -> tuple[str, str, dict[str, Any]]:
+def send(prepared: list[llm.Prepared], custom_ids: list[str], run_id: str) -> Sent:
     """Submit one batch; returns its id, status and anything more to record. SDK errors propagate."""
-    if prepared[0].request.provider.batch == "anthropic":
-        return _send_anthropic(prepared, custom_ids)
-    return _send_openai(prepared, custom_ids, run_id)
+    api = prepared[0].request.provider.batch
+    submit = {"anthropic": _send_anthropic, "google": _send_google}.get(api or "", _send_openai)
+    return submit(prepared, custom_ids, run_id)
 
 
 def poll(prepared: llm.Prepared, batch_id: str, expected: int) -> Poll:
     """Retrieve a batch; once it has ended, its results. SDK errors propagate."""
-    if prepared.request.provider.batch == "anthropic":
-        return _poll_anthropic(prepared, batch_id, expected)
-    return _poll_openai(prepared, batch_id, expected)
+    api = prepared.request.provider.batch
+    retrieve = {"anthropic": _poll_anthropic, "google": _poll_google}.get(api or "", _poll_openai)
+    return retrieve(prepared, batch_id, expected)
+
+
+def _jsonl(lines: list[dict[str, Any]]) -> bytes:
+    return "".join(json.dumps(line) + "\n" for line in lines).encode()
 
 
 def _body(request: Request) -> dict[str, Any]:
@@ -75,10 +97,10 @@ def _openai(prepared: llm.Prepared) -> Any:
     return openai.OpenAI(api_key=r.api_key, base_url=r.base_url, timeout=r.timeout, max_retries=r.max_retries)
 
 
-def _send_openai(prepared: list[llm.Prepared], custom_ids: list[str], run_id: str) -> tuple[str, str, dict[str, Any]]:
+def _send_openai(prepared: list[llm.Prepared], custom_ids: list[str], run_id: str) -> Sent:
     lines = [{"custom_id": cid, "method": "POST", "url": ENDPOINT, "body": _body(p.request)}
              for cid, p in zip(custom_ids, prepared, strict=True)]
-    data = "".join(json.dumps(line) + "\n" for line in lines).encode()
+    data = _jsonl(lines)
     client = _openai(prepared[0])
     uploaded = client.files.create(file=(f"llmlab-{run_id}.jsonl", data), purpose="batch")
     batch = client.batches.create(input_file_id=uploaded.id, endpoint=ENDPOINT, completion_window=WINDOW,
@@ -137,7 +159,7 @@ def _anthropic(prepared: llm.Prepared) -> Any:
                                max_retries=r.max_retries)
 
 
-def _send_anthropic(prepared: list[llm.Prepared], custom_ids: list[str]) -> tuple[str, str, dict[str, Any]]:
+def _send_anthropic(prepared: list[llm.Prepared], custom_ids: list[str], run_id: str) -> Sent:
     requests = []
     for cid, p in zip(custom_ids, prepared, strict=True):
         params = _body(p.request)
@@ -177,6 +199,90 @@ def _anthropic_reader(result: Any) -> Reader:
             message = str(getattr(error, "message", "") or kind)
             raise describe(request, ANTHROPIC_STATUS.get(kind, 500), message)
         return Anthropic().reply(request, result.message, 0.0, {})
+
+    return read
+
+
+# -- Gemini API batch mode (google-genai) ---------------------------------------------------------------
+def _google(prepared: llm.Prepared) -> Any:
+    from google import genai
+    from google.genai import types
+
+    if prepared.key_error:
+        raise prepared.key_error
+    r = prepared.request
+    options = types.HttpOptions(base_url=r.base_url, timeout=int(r.timeout * 1000),
+                                retry_options=types.HttpRetryOptions(attempts=r.max_retries + 1))
+    return genai.Client(api_key=r.api_key, vertexai=False, http_options=options)
+
+
+def _send_google(prepared: list[llm.Prepared], custom_ids: list[str], run_id: str) -> Sent:
+    import io
+
+    from helpers.providers.google_native import rest_request
+
+    lines = [{"key": cid, "request": rest_request(p.request)} for cid, p in zip(custom_ids, prepared, strict=True)]
+    client = _google(prepared[0])
+    uploaded = client.files.upload(file=io.BytesIO(_jsonl(lines)),
+                                   config={"display_name": f"llmlab-{run_id}", "mime_type": "jsonl"})
+    job = client.batches.create(model=prepared[0].request.model, src=uploaded.name,
+                                config={"display_name": f"llmlab-{run_id}"})
+    return str(job.name), _google_status(job), {"input_file": uploaded.name}
+
+
+def _google_status(job: Any) -> str:
+    """``JOB_STATE_RUNNING`` → ``running``."""
+    state = getattr(job.state, "name", None) or str(job.state or "JOB_STATE_UNSPECIFIED")
+    return state.removeprefix("JOB_STATE_").lower()
+
+
+def _poll_google(prepared: llm.Prepared, batch_id: str, expected: int) -> Poll:
+    client = _google(prepared)
+    job = client.batches.get(name=batch_id)
+    status = _google_status(job)
+    progress = f"{expected} requests; google-genai reports no count done"
+    if status not in GOOGLE_ENDED:
+        return Poll(status, False, progress)
+    found = Poll(status, True, progress, complete=status == "succeeded")
+    result_file = job.dest.file_name if job.dest else None
+    if result_file:  # a failed, cancelled or expired job may have none
+        for raw in client.files.download(file=result_file).decode().splitlines():
+            line = json.loads(raw) if raw.strip() else {}
+            if line.get("key") is not None:
+                found.results[str(line["key"])] = _google_reader(line)
+    return found
+
+
+def _field(value: Any, name: str) -> Any:
+    return value.get(name) if isinstance(value, dict) else None
+
+
+def _google_http_status(error: Any) -> int:
+    """The HTTP status of a result line's google.rpc.Status (its gRPC code, or its status name)."""
+    code, name = _field(error, "code"), _field(error, "status")
+    if isinstance(code, int) and code >= 100:  # already an HTTP status
+        return code
+    if not isinstance(name, str):
+        name = GRPC_NAMES.get(code, "UNKNOWN") if isinstance(code, int) else "UNKNOWN"
+    return GRPC_HTTP.get(name, 500)
+
+
+def _google_reader(line: dict[str, Any]) -> Reader:
+    def read(request: Request) -> Reply:
+        from google.genai import types
+
+        from helpers.providers.failures import describe
+        from helpers.providers.google_native import Google
+
+        if not isinstance(line.get("response"), dict):
+            raise describe(request, _google_http_status(line.get("error")),
+                           str(_field(line.get("error"), "message") or "the batch line has no response"))
+        try:
+            response = types.GenerateContentResponse.model_validate(line["response"])
+        except ValueError as exc:
+            raise MalformedResponse(f"{request.spec}: a batch result line is not a GenerateContentResponse "
+                                    f"({exc})"[:300], hint="Check the batch's result file.") from None
+        return Google().reply(request, response, 0.0)
 
     return read
 

@@ -8,6 +8,7 @@ request change here; usage reports the cached part.
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
@@ -77,6 +78,29 @@ def config(request: Request) -> dict[str, Any]:
     if p.get("extra_body"):
         out["http_options"] = {"extra_body": p["extra_body"]}
     return out
+
+
+def camel_keys(value: Any) -> Any:
+    """Keys of a config dict in the REST API's lowerCamelCase (``max_output_tokens`` → ``maxOutputTokens``)."""
+    if not isinstance(value, dict):
+        return value
+    return {re.sub(r"_([a-z])", lambda m: m.group(1).upper(), k): camel_keys(v) for k, v in value.items()}
+
+
+def rest_request(request: Request) -> dict[str, Any]:
+    """The ``GenerateContentRequest`` as the REST API's JSON (the form a batch input file's lines take):
+    ``contents``, ``systemInstruction`` and ``generationConfig``, with any ``extra_body`` merged in."""
+    system, contents = convert(request.messages)
+    settings = config(request)
+    settings.pop("system_instruction", None)
+    extra = (settings.pop("http_options", None) or {}).get("extra_body") or {}
+    body: dict[str, Any] = {"contents": contents}
+    if system:
+        body["systemInstruction"] = {"parts": [{"text": system}], "role": "user"}  # as google-genai sends it
+    if settings:
+        body["generationConfig"] = camel_keys(settings)
+    body.update(extra)
+    return body
 
 
 def parse_usage(meta: Any) -> Usage:
