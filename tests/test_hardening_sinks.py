@@ -187,6 +187,18 @@ def test_timeout_is_a_deadline_for_the_whole_exchange(groq: FakeOpenAI, stream: 
     assert run_log.default().calls(answer.run_id)[-1]["error_kind"] == "timeout"
 
 
+def test_a_stream_cut_by_the_deadline_keeps_what_arrived(groq: FakeOpenAI) -> None:
+    groq.default = Fault.ok(text=" ".join(f"w{n}" for n in range(200)))
+    groq.chunk_delay = 0.05  # 200 pieces take 10 s: the 1.5 s deadline cuts the stream after some of them
+    answer = llm.ask("groq/m", "hi", use_cache=False, timeout=1.5, max_retries=0, stream=True)
+    assert answer.error_kind == "timeout" and answer.reply.incomplete
+    words = answer.text.split()
+    assert 3 <= len(words) < 200 and words == [f"w{n}" for n in range(len(words))]  # the delivered prefix
+    assert answer.ttft_s is not None and answer.latency_s is not None and answer.latency_s >= answer.ttft_s
+    row = run_log.default().calls(answer.run_id)[-1]
+    assert row["error_kind"] == "timeout" and row["text"] == answer.text
+
+
 @pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
 def test_an_answer_is_capped_and_marked(groq: FakeOpenAI, monkeypatch: pytest.MonkeyPatch, stream: bool) -> None:
     monkeypatch.setenv("LLMLAB_MAX_ANSWER_BYTES", "10000")

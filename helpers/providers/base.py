@@ -17,6 +17,7 @@ import threading
 import time
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, TypeVar
 
@@ -165,11 +166,19 @@ class Adapter:
 
     async def run(self, request: Request) -> Reply:
         """``exchange`` under the request's deadline: ``timeout`` seconds for the whole exchange (retries and
-        a body that drips in included), not per read; past it the call fails as TimeoutFailed."""
+        a body that drips in included), not per read; past it the call fails as TimeoutFailed, keeping the
+        text a stream had delivered (``exc.partial``, marked incomplete)."""
+        streams: list[StreamState] = []
+        token = _STREAMS.set(streams)  # the exchange's task sees this same list (its context is a copy)
         try:
             return await asyncio.wait_for(self.exchange(request), timeout=request.timeout)
         except TimeoutError as exc:
-            raise describe(request, None, "timed out", TimeoutError()) from exc
+            error = describe(request, None, "timed out", TimeoutError())
+            if streams and streams[-1].text:
+                streams[-1].failed(request, error)
+            raise error from exc
+        finally:
+            _STREAMS.reset(token)
 
     def complete(self, request: Request) -> Reply:
         """The blocking call: ``run`` (the exchange under its deadline) on the background loop."""
@@ -283,6 +292,9 @@ def whole_reply(request: Request, text: str, reasoning: str, model: str | None, 
     return reply
 
 
+_STREAMS: ContextVar[list[StreamState] | None] = ContextVar("llmlab_streams", default=None)  # of ``run``
+
+
 class StreamState:
     """Accumulates a streamed answer: text and reasoning pieces, time to first token, finish and usage.
 
@@ -302,6 +314,9 @@ class StreamState:
         self.notes: dict[str, Any] = {}  # facts an adapter records on the reply (e.g. a provider's own charge)
         self.truncated = False
         self._room = max_answer_chars()
+        started = _STREAMS.get()
+        if started is not None:  # known to ``run``, so a stream cut by the deadline keeps what it delivered
+            started.append(self)
 
     def add(self, piece: str = "", thought: str = "") -> None:
         """Record streamed answer text and/or reasoning; the first of either sets the time to first token
