@@ -81,6 +81,20 @@ def _jsonl(lines: list[dict[str, Any]]) -> bytes:
     return "".join(json.dumps(line) + "\n" for line in lines).encode()
 
 
+def _lines(text: str) -> list[dict[str, Any]]:
+    """The JSON objects of a results file, one per line; a line that is not one is skipped (its cell then
+    has no answer and is asked live), so one damaged line never loses the others."""
+    found = []
+    for raw in text.splitlines():
+        try:
+            line = json.loads(raw)
+        except ValueError:
+            continue
+        if isinstance(line, dict):
+            found.append(line)
+    return found
+
+
 def _body(request: Request) -> dict[str, Any]:
     from helpers.providers import adapter
 
@@ -119,8 +133,7 @@ def _poll_openai(prepared: llm.Prepared, batch_id: str, expected: int) -> Poll:
     for file_id in (batch.output_file_id, batch.error_file_id):
         if not file_id:
             continue
-        for raw in client.files.content(file_id).text.splitlines():
-            line = json.loads(raw) if raw.strip() else {}
+        for line in _lines(client.files.content(file_id).text):
             if isinstance(line.get("response"), dict):  # None: not run (batch_expired / cancelled)
                 found.results[str(line.get("custom_id"))] = _openai_reader(line["response"])
     return found
@@ -240,14 +253,13 @@ def _poll_google(prepared: llm.Prepared, batch_id: str, expected: int) -> Poll:
     client = _google(prepared)
     job = client.batches.get(name=batch_id)
     status = _google_status(job)
-    progress = f"{expected} requests; google-genai reports no count done"
+    progress = f"{expected} requests; progress n/a: google-genai does not read the job's batchStats"
     if status not in GOOGLE_ENDED:
         return Poll(status, False, progress)
     found = Poll(status, True, progress, complete=status == "succeeded")
     result_file = job.dest.file_name if job.dest else None
     if result_file:  # a failed, cancelled or expired job may have none
-        for raw in client.files.download(file=result_file).decode().splitlines():
-            line = json.loads(raw) if raw.strip() else {}
+        for line in _lines(client.files.download(file=result_file).decode(errors="replace")):
             if line.get("key") is not None:
                 found.results[str(line["key"])] = _google_reader(line)
     return found

@@ -162,8 +162,9 @@ class FakeBatchGoogle(LoopbackAPI):
         batch["state"], batch["endTime"] = "BATCH_STATE_SUCCEEDED", _now()
         batch["output"] = {"responsesFile": name}
 
-    def ended_with(self, model: str, result_lines: list[dict[str, Any]]) -> str:
-        """A job that has already succeeded with these result lines (e.g. real recorded ones); its name."""
+    def ended_with(self, model: str, result_lines: list[dict[str, Any] | str]) -> str:
+        """A job that has already succeeded with these result lines (e.g. real recorded ones; a string is
+        written as it is); its name."""
         with self._lock:
             name = f"batches/{next(self._ids):036x}"
             self.batches[name] = {"name": name, "model": f"models/{model}", "displayName": "recorded",
@@ -171,7 +172,7 @@ class FakeBatchGoogle(LoopbackAPI):
                                   "state": "BATCH_STATE_SUCCEEDED", "_lines": [], "_step": 0, "_cancel": False,
                                   "_done": 0, "output": {"responsesFile": "files/batch-" + name.split("/")[1]}}
             self.files[self.batches[name]["output"]["responsesFile"]] = "".join(
-                json.dumps(line) + "\n" for line in result_lines).encode()
+                (line if isinstance(line, str) else json.dumps(line)) + "\n" for line in result_lines).encode()
         return name
 
     def _operation(self, batch: dict[str, Any]) -> dict[str, Any]:
