@@ -13,7 +13,10 @@ The reply's and the cost's fields read through the answer too (``answer.text``, 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from helpers.errors import LabError
 
 
 @dataclass(frozen=True)
@@ -163,6 +166,7 @@ class Answer:
     messages: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
     error_kind: str | None = None
+    error_hint: str = ""  # the fix the error named (also the end of ``error``, which is the full text)
     cached: bool = False
     offline: bool = False
     run_id: str | None = None
@@ -172,7 +176,7 @@ class Answer:
     def __init__(self, spec: str, provider: str, model: str, *, reply: Reply | None = None, cost: Cost | None = None,
                  emissions: Emissions | None = None, params: dict[str, Any] | None = None,
                  messages: list[dict[str, Any]] | None = None, error: str | None = None,
-                 error_kind: str | None = None, cached: bool = False, offline: bool = False,
+                 error_kind: str | None = None, error_hint: str = "", cached: bool = False, offline: bool = False,
                  run_id: str | None = None, call_id: int | None = None, extra: dict[str, Any] | None = None,
                  cost_usd: float | None = None, cost_note: str = "", **reply_fields: Any) -> None:
         unknown = set(reply_fields) - set(REPLY_FIELDS)
@@ -186,7 +190,9 @@ class Answer:
         self.emissions = emissions if emissions is not None else Emissions()
         self.params = params if params is not None else {}
         self.messages = messages if messages is not None else []
-        self.error, self.error_kind, self.cached, self.offline = error, error_kind, cached, offline
+        self.error, self.error_kind, self.error_hint = error, error_kind, error_hint
+        self.cached, self.offline = cached, offline
+        self._error_message: str | None = None  # the live error's own message (not stored in the run log)
         self.run_id, self.call_id = run_id, call_id
         self.extra = extra if extra is not None else {}
 
@@ -253,13 +259,24 @@ class Answer:
             return (n - 1) / (t - self.ttft_s)
         return n / t
 
-    def raise_for_error(self) -> Answer:
-        """Raise the stored error as a LabError; return self when the call succeeded."""
-        if self.error is not None:
-            from helpers import errors
+    def record_error(self, exc: LabError) -> None:
+        """Record ``exc`` as this answer's error: its full text, kind and hint (with any key redacted)."""
+        from helpers.keys import redact
 
-            raise errors.for_kind(self.error_kind)(self.error)
-        return self
+        self.error, self.error_kind, self.error_hint = redact(str(exc)), exc.kind, redact(exc.hint)
+        self._error_message = redact(exc.message)
+
+    def raise_for_error(self) -> Answer:
+        """Raise the stored error as a LabError (its kind, message and hint); return self when the call succeeded."""
+        if self.error is None:
+            return self
+        from helpers import errors
+
+        cls, hint = errors.for_kind(self.error_kind), self.error_hint
+        message = self._error_message
+        if message is None or str(cls(message, hint=hint)) != self.error:  # read back from the run log, or edited
+            message = self.error[:-len(hint)].rstrip() if hint and self.error.endswith(hint) else self.error
+        raise cls(message, hint=hint)
 
     def to_dict(self) -> dict[str, Any]:
         """A flat, JSON-ready dict (the reply's and cost's fields at the top level, as ``--json`` prints)."""
@@ -268,7 +285,8 @@ class Answer:
         data["usage"] = asdict(self.usage)
         data["cost_usd"], data["cost_note"] = self.cost.usd, self.cost.note
         data["emissions"] = {**self.emissions.columns(), "notes": self.emissions.notes}
-        for name in ("params", "messages", "error", "error_kind", "cached", "offline", "run_id", "call_id"):
+        for name in ("params", "messages", "error", "error_kind", "error_hint", "cached", "offline", "run_id",
+                     "call_id"):
             data[name] = getattr(self, name)
         data["extra"] = self.extra
         data["ok"] = self.ok

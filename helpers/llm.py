@@ -200,7 +200,7 @@ def _failed(prepared: Prepared, exc: errors.LabError, started: float) -> Answer:
         answer.extra.update(partial.notes)
     else:
         answer.reply = Reply(latency_s=time.perf_counter() - started)
-    answer.error, answer.error_kind = keys.redact(str(exc)), exc.kind
+    answer.record_error(exc)
     return answer
 
 

@@ -223,6 +223,8 @@ class Playground(_Shown):
         except Exception as exc:  # noqa: BLE001 - a background thread: show the failure in the pane, not nowhere
             answer = Answer(spec=spec, provider=spec.split("/", 1)[0], model=spec.split("/", 1)[-1],
                             error=_failure(exc), error_kind=exc.kind if isinstance(exc, LabError) else "unexpected")
+            if isinstance(exc, LabError):
+                answer.record_error(exc)  # keeps its hint apart too
         pane.value = answer_html(answer)
         with self._done_lock:  # the last thread to finish writes the summary, once
             self.answers[spec] = answer

@@ -160,6 +160,34 @@ def test_refused_key_raises_typed_error_on_request(openai_env):
         ask("openai/gpt-4o-mini", "bad key", raise_errors=True, max_retries=0)
 
 
+
+def test_raise_for_error_keeps_the_live_errors_message_and_hint(openai_env):
+    """The error an answer recorded is raised again as it was: same class, message and hint (not the hint
+    folded into the message), from ask(), ask(raise_errors=True) and ask_async alike."""
+    from helpers.llm import prepare
+    from helpers.providers import adapter
+
+    openai_env.script(["status:401"] * 4)
+    request = prepare("openai/gpt-4o-mini", "bad key", max_retries=0).request
+    with pytest.raises(AuthError) as live:
+        adapter(request.provider.api).complete(request)  # the error the adapter raised, before any answer
+    assert live.value.hint and "python -m helpers keys" in live.value.hint
+    a = ask("openai/gpt-4o-mini", "bad key", max_retries=0)
+    assert a.error == str(live.value) and a.error_hint == live.value.hint
+    for raising in (a.raise_for_error,
+                    lambda: ask("openai/gpt-4o-mini", "bad key", max_retries=0, raise_errors=True),
+                    lambda: asyncio.run(ask_async("openai/gpt-4o-mini", "bad key", max_retries=0, raise_errors=True))):
+        with pytest.raises(AuthError) as again:
+            raising()
+        assert (again.value.message, again.value.hint) == (live.value.message, live.value.hint)
+        assert str(again.value) == str(live.value)
+    # read back from the run log (which stores the full text, no hint column): the same text is raised
+    back = run_log.answer_from_row(run_log.default().calls(ok=False)[-1])
+    with pytest.raises(AuthError) as read:
+        back.raise_for_error()
+    assert str(read.value) == str(live.value)
+
+
 def test_async_fan_out_and_ask_many(openai_env):
     openai_env.latency = 0.2
 

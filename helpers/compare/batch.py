@@ -192,7 +192,7 @@ def _log_line(cell: Cell, read: Reader, config: CompareConfig, run_id: str, stor
     except LabError as exc:
         answer = llm.blank(request)
         answer.reply = Reply()
-        answer.error, answer.error_kind = str(exc), exc.kind
+        answer.record_error(exc)
     answer.extra["batch"] = batch_id
     answer.extra["latency"] = "n/a: answered in a batch job"
     if answer.ok:
