@@ -160,8 +160,8 @@ def _watched(tmp_path: Path, owner: int) -> tuple[subprocess.Popen, int]:
     """The watchdog over a stand-in engine (a sleeping Python) for ``owner``; returns it and the engine's pid."""
     pid_file = tmp_path / "engine.pid"
     engine = f"import os, time; open({str(pid_file)!r}, 'w').write(str(os.getpid())); time.sleep(120)"
-    watch = subprocess.Popen(engine_watch.command(owner, tmp_path / "engine.json") + [sys.executable, "-c", engine],
-                             cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, start_new_session=True)
+    argv = local_engine.watch_command(owner, tmp_path / "engine.json") + [sys.executable, "-c", engine]
+    watch = subprocess.Popen(argv, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, start_new_session=True)
     wait_until(lambda: pid_file.exists() and pid_file.read_text(), 20)
     local_engine.write_state(local_engine.EngineState(pid=watch.pid, port=1, model="m", alias="smollm2",
                                                       started_by=owner))

@@ -30,11 +30,6 @@ GRACE_S = 2.0  # SIGTERM, then SIGKILL after this long
 PR_SET_PDEATHSIG = 1
 
 
-def command(owner: int, state: Path) -> list[str]:
-    """The watchdog's own command line; the engine's follows it."""
-    return [sys.executable, "-m", "helpers.providers.engine_watch", "--owner", str(owner), "--state", str(state), "--"]
-
-
 def started_at(pid: int) -> str | None:
     """The process's start time in clock ticks since boot (``/proc``), or None where it cannot be read."""
     try:

@@ -156,6 +156,13 @@ def command(model: Path, port: int, alias: str) -> list[str]:
             "--host", HOST, "--port", str(port), "--n_ctx", str(N_CTX), "--interrupt_requests", "False"]
 
 
+def watch_command(owner: int, state: Path) -> list[str]:
+    """The command line of the watchdog an on-demand engine runs under (``providers/engine_watch.py``); the
+    engine's own command line follows it."""
+    return [sys.executable, "-m", "helpers.providers.engine_watch", "--owner", str(owner), "--state", str(state),
+            "--"]
+
+
 def alive(pid: int) -> bool:
     """True while the process exists and is not a zombie."""
     child = _children.get(pid)
@@ -264,9 +271,7 @@ def launch(model: Path, port: int, alias: str, log: Path, timeout: float = START
     env = engine_env()
     argv = command(model, port, alias)
     if owner is not None:
-        from helpers.providers import engine_watch
-
-        argv = engine_watch.command(owner, state_file()) + argv
+        argv = watch_command(owner, state_file()) + argv
     with open(log, "wb") as out:
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out,
                                 stderr=subprocess.STDOUT, env=env, start_new_session=True)
