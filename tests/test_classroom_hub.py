@@ -36,6 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CHP = ROOT / "deploy" / "hub" / "node_modules" / ".bin" / "configurable-http-proxy"
 NOTEBOOK = ROOT / "notebooks" / "03_local_models.ipynb"
 USERS = ("ada", "grace")
+KILLED = "grace"  # her server is stopped through the Hub's API, escalating to SIGKILL at once
 PASSWORD = "class-password"
 CELL_TIMEOUT = 240.0
 
@@ -69,6 +70,16 @@ c.Spawner.environment = {{
     "LLMLAB_ENV_FILE": lambda spawner: spawner.home_dir + "/llmlab/.env",
     "LLMLAB_MEASURE_LOCAL": "0",
 }}
+
+
+def stop_at_once(spawner):
+    # {killed}'s server is stopped as the spawner does when a server does not end in time: SIGKILL at once
+    # (its kernels then exit without running their exit hooks)
+    if spawner.user.name == {killed!r}:
+        spawner.interrupt_timeout = spawner.term_timeout = 0
+
+
+c.Spawner.pre_spawn_hook = stop_at_once
 """
 
 
@@ -89,7 +100,8 @@ def hub() -> Iterator[Hub]:
     port, hub_port, api_port = free_port(), free_port(), free_port()
     config = folder / "jupyterhub_config.py"
     config.write_text(HUB_CONFIG.format(port=port, hub_port=hub_port, api_port=api_port, chp=str(CHP),
-                                        folder=folder, password=PASSWORD, root=str(ROOT)))
+                                        folder=folder, password=PASSWORD, root=str(ROOT),
+                                        killed=KILLED))
     # a clean environment: nothing of the test process's run log or keys reaches the users
     env = {"PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}", "HOME": str(folder),
            "PYTHONPATH": str(ROOT), "CONFIGPROXY_AUTH_TOKEN": secrets.token_hex(16), "LANG": "C.UTF-8"}
@@ -235,14 +247,21 @@ def test_two_students_run_a_lesson_at_once_each_with_their_own_run_log_and_engin
                 assert Path(state.log).is_relative_to(hub.home(name)), state.log
             a, b = (states[u] for u in USERS)
             assert a.pid != b.pid and a.port != b.port  # two engines, not one shared by accident
-            # a student's kernel shut down (the notebook closed) stops the engine it started
+            # a student's kernel shut down (the notebook closed) stops the engine it started; so does a server
+            # the Hub stops (SIGKILL for KILLED's: her kernel dies without its exit hooks, the engine's
+            # watchdog stops the engine)
             for s in students:
-                stopped = await s.client.delete(f"/user/{s.name}/api/kernels/{s.kernel}")
-                assert stopped.status_code == 204, stopped.text[:300]
+                if s.name == KILLED:
+                    stopped = await s.client.delete(f"/hub/api/users/{s.name}/server")
+                    assert stopped.status_code in (202, 204), stopped.text[:300]
+                else:
+                    stopped = await s.client.delete(f"/user/{s.name}/api/kernels/{s.kernel}")
+                    assert stopped.status_code == 204, stopped.text[:300]
             deadline = time.monotonic() + 30
             while any(running(st) for st in states.values() if st) and time.monotonic() < deadline:
                 await asyncio.sleep(0.2)
             assert not [n for n, st in states.items() if st and running(st)], "an engine outlived its kernel"
+            assert engine_of(hub.home(KILLED)) is None  # its state is cleared too
         finally:
             for s in students:
                 await s.client.delete(f"/hub/api/users/{s.name}/server")
