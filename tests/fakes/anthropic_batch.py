@@ -7,7 +7,8 @@ and retrieving-message-batch-results.md): create (POST /v1/messages/batches with
 ``request_counts`` moving one step per retrieve, then ended with a ``results_url``), cancel (POST
 …/{id}/cancel: canceling, then ended with the rest ``canceled``), expiry (ended with the rest ``expired``),
 and results (GET the ``results_url``: one JSON line per request, ``result.type`` succeeded / errored /
-canceled / expired). ``POST /v1/messages`` answers cells asked live.
+canceled / expired). ``POST /v1/messages`` answers cells asked live. ``ended_with`` serves a batch that has
+already ended with given result lines (real recorded ones: tests/data/recorded/anthropic/batch_*.json).
 
     with FakeBatchAnthropic(reply=lambda params: "55", fail={"c1"}) as srv:
         client = anthropic.Anthropic(base_url=srv.base_url, api_key="sk-ant-test")
@@ -16,7 +17,7 @@ canceled / expired). ``POST /v1/messages`` answers cells asked live.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler
 from typing import Any
@@ -132,6 +133,24 @@ class FakeBatchAnthropic(LoopbackAPI):
         batch["processing_status"], batch["ended_at"] = "ended", _now()
         batch["results_url"] = f"{self.base_url}/v1/messages/batches/{batch['id']}/results"
         batch["_results"] = "".join(json.dumps(line) + "\n" for line in reversed(lines)).encode()  # any order
+
+    def ended_with(self, result_lines: Sequence[dict[str, Any]], batch: dict[str, Any] | None = None) -> str:
+        """A batch that has already ended whose results stream is exactly these lines (e.g. real recorded ones);
+        its id. ``batch``: a recorded MessageBatch served as the retrieve body as it is, but with its
+        ``results_url`` pointed at this fake."""
+        with self._lock:
+            if batch is None:
+                kinds = [str(line["result"]["type"]) for line in result_lines]
+                counts = {k: kinds.count(k) for k in ("succeeded", "errored", "canceled", "expired")}
+                batch = {"id": f"msgbatch_{next(self._ids):024x}", "type": "message_batch",
+                         "processing_status": "ended", "request_counts": {"processing": 0, **counts},
+                         "ended_at": _now(), "created_at": _now(-60), "expires_at": _now(86400), "archived_at": None,
+                         "cancel_initiated_at": None, "results_url": None}
+            ident = str(batch["id"])
+            self.batches[ident] = {**batch, "results_url": f"{self.base_url}/v1/messages/batches/{ident}/results",
+                                   "_requests": [], "_step": 0,
+                                   "_results": "".join(json.dumps(line) + "\n" for line in result_lines).encode()}
+        return ident
 
     def _message(self, params: dict[str, Any], ident: str) -> dict[str, Any]:
         text = self.reply(params)

@@ -7,7 +7,8 @@ create (POST /v1/batches), retrieve (GET /v1/batches/{id}: the status moves one 
 validating → in_progress → finalizing → completed), cancel (POST /v1/batches/{id}/cancel: cancelling, then
 cancelled with what was done), expiry (expired, with the rest in the error file as ``batch_expired``),
 and file content (GET /v1/files/{id}/content). Failed requests land in the error file with their HTTP
-status and an OpenAI error body.
+status and an OpenAI error body. ``ended_with`` serves a batch that has already ended with given result lines
+(real recorded ones: tests/data/recorded/openai/batch_*.json).
 
     with FakeBatchOpenAI(reply=lambda body: "55", fail={"c1"}) as srv:
         client = openai.OpenAI(base_url=srv.base_url, api_key="sk-test")
@@ -21,7 +22,7 @@ from __future__ import annotations
 import email.parser
 import json
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
@@ -124,6 +125,25 @@ class FakeBatchOpenAI(LoopbackAPI):
                 if batch["status"] == "completed":
                     self._finish(batch, "completed", batch["_lines"])
         return self._public(batch)
+
+    def ended_with(self, output: Sequence[dict[str, Any]] = (), errors: Sequence[dict[str, Any]] = (),
+                   batch: dict[str, Any] | None = None) -> str:
+        """A batch that has already ended whose output and error files are exactly these lines (e.g. real recorded
+        ones); its id. ``batch``: a recorded Batch object served as the retrieve body as it is, but with its
+        output / error file ids pointed at this fake's files (None where no lines are given)."""
+        with self._lock:
+            out_id, err_id = (self._new_file(_jsonl(list(rows)), name, "batch_output")["id"] if rows else None
+                              for rows, name in ((output, "batch_output.jsonl"), (errors, "batch_errors.jsonl")))
+            if batch is None:
+                now = int(time.time())
+                batch = {"id": f"batch_{next(self._ids):020x}", "object": "batch", "endpoint": "/v1/chat/completions",
+                         "errors": None, "input_file_id": None, "completion_window": "24h", "status": "completed",
+                         "created_at": now, "completed_at": now, "metadata": None,
+                         "request_counts": {"total": len(output) + len(errors), "completed": len(output),
+                                            "failed": len(errors)}}
+            record = {**batch, "output_file_id": out_id, "error_file_id": err_id, "_lines": [], "_step": 0}
+            self.batches[record["id"]] = record
+        return str(record["id"])
 
     def _completion(self, body: dict[str, Any], ident: str) -> dict[str, Any]:
         text = self.reply(body)
