@@ -7,7 +7,6 @@ parameter) raises ConfigError at once. ``raise_errors=True`` raises call failure
 
 from __future__ import annotations
 
-import asyncio
 import re
 import time
 from collections.abc import Callable, Sequence
@@ -306,9 +305,10 @@ async def ask_prepared_async(prepared: Prepared, *, use_cache: bool = True, run_
         answer = await measure.acall(request.provider.local, exchange)
     except errors.LabError as exc:
         answer = _failed(call.prepared, exc, call.started)
-    # Pricing, emission estimates and the run-log write off the event loop: the replies of other calls in
-    # flight are read (and timed) meanwhile instead of waiting in their sockets.
-    answer = await asyncio.to_thread(_finish, call.prepared, answer, call.started, call.store, run_id, cell)
+    # Pricing, emission estimates and the run-log write run here, on the loop (about 0.3 ms). A worker thread
+    # gained nothing: it holds the GIL while it works, so the loop waited for it all the same, and the hop
+    # cost more than the work (6,000 cells: 25 % more CPU; BENCHMARKS.md, "Class scale").
+    answer = _finish(call.prepared, answer, call.started, call.store, run_id, cell)
     return answer.raise_for_error() if raise_errors else answer
 
 
