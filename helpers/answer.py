@@ -272,11 +272,10 @@ class Answer:
             return self
         from helpers import errors
 
-        cls, hint = errors.for_kind(self.error_kind), self.error_hint
-        message = self._error_message
-        if message is None or str(cls(message, hint=hint)) != self.error:  # read back from the run log, or edited
-            message = self.error[:-len(hint)].rstrip() if hint and self.error.endswith(hint) else self.error
-        raise cls(message, hint=hint)
+        cls = errors.for_kind(self.error_kind)
+        if self._error_message is not None and str(cls(self._error_message, hint=self.error_hint)) == self.error:
+            raise cls(self._error_message, hint=self.error_hint)
+        raise cls(self.error)  # read back from the run log (no hint kept apart), or edited: the text as it is
 
     def to_dict(self) -> dict[str, Any]:
         """A flat, JSON-ready dict (the reply's and cost's fields at the top level, as ``--json`` prints)."""

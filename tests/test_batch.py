@@ -38,8 +38,7 @@ def reply(body: dict) -> str:
 @pytest.fixture
 def provider(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeBatchOpenAI]:
     with FakeBatchOpenAI(reply=reply, fail={"c1"}) as server:
-        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
-        monkeypatch.setenv("OPENAI_API_KEY", "sk-test-batch-0000000001")
+        server.stand_in(monkeypatch, "openai", "sk-test-batch-0000000001")
         yield server
 
 
@@ -54,8 +53,7 @@ def live(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeOpenAI]:
 @pytest.fixture
 def groq(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeBatchOpenAI]:
     with FakeBatchOpenAI(reply=reply, fail={"c1"}, prefix="/openai/v1", model_suffix="") as server:
-        monkeypatch.setenv("GROQ_BASE_URL", server.base_url)
-        monkeypatch.setenv("GROQ_API_KEY", "gsk_" + "test_batch_0000000001")
+        server.stand_in(monkeypatch, "groq", "gsk_" + "test_batch_0000000001")
         yield server
 
 
@@ -121,8 +119,7 @@ def test_submit_partial_complete_graded(provider: FakeBatchOpenAI, live: FakeOpe
 
 def test_expired_batch_reports_and_asks_the_rest_live(monkeypatch: pytest.MonkeyPatch, live: FakeOpenAI) -> None:
     with FakeBatchOpenAI(reply=reply, expire_at_step=2, done_before_end=1) as server:
-        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
-        monkeypatch.setenv("OPENAI_API_KEY", "sk-test-batch-0000000001")
+        server.stand_in(monkeypatch, "openai", "sk-test-batch-0000000001")
         run_id = compare([OPENAI], PUZZLES, batch=True, progress=False, out=io.StringIO(), use_cache=False).run_id
         resume(run_id, progress=False, out=io.StringIO())  # in_progress
         out = io.StringIO()
@@ -138,8 +135,7 @@ def test_expired_batch_reports_and_asks_the_rest_live(monkeypatch: pytest.Monkey
 
 def test_cancelled_batch_cells_go_live(monkeypatch: pytest.MonkeyPatch) -> None:
     with FakeBatchOpenAI(reply=reply, done_before_end=0) as server:
-        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
-        monkeypatch.setenv("OPENAI_API_KEY", "sk-test-batch-0000000001")
+        server.stand_in(monkeypatch, "openai", "sk-test-batch-0000000001")
         run_id = compare([OPENAI], PUZZLES, batch=True, progress=False, out=io.StringIO(), use_cache=False).run_id
         (record,) = batches.records(run_id, run_log.default())
         client = openai.OpenAI(base_url=server.base_url, api_key="sk-test-batch-0000000001")
@@ -172,8 +168,7 @@ def test_budget_is_checked_before_submitting(provider: FakeBatchOpenAI) -> None:
 def test_a_batch_that_cannot_be_checked_waits(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LLMLAB_MAX_RETRIES", "0")
     with FakeBatchOpenAI(reply=reply) as server:
-        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
-        monkeypatch.setenv("OPENAI_API_KEY", "sk-test-batch-0000000001")
+        server.stand_in(monkeypatch, "openai", "sk-test-batch-0000000001")
         run_id = compare([OPENAI], PUZZLES, batch=True, progress=False, out=io.StringIO(), use_cache=False).run_id
     monkeypatch.setenv("OPENAI_BASE_URL", f"http://127.0.0.1:{free_port()}/v1")  # nobody answers there now
     out = io.StringIO()
@@ -270,8 +265,7 @@ def test_groq_round_trip_one_batch_per_model(groq: FakeBatchOpenAI, live: FakeOp
 def test_groq_expired_batch_asks_the_rest_live(monkeypatch: pytest.MonkeyPatch) -> None:
     with FakeBatchOpenAI(reply=reply, expire_at_step=2, done_before_end=2, prefix="/openai/v1",
                          model_suffix="") as server:
-        monkeypatch.setenv("GROQ_BASE_URL", server.base_url)
-        monkeypatch.setenv("GROQ_API_KEY", "gsk_" + "test_batch_0000000001")
+        server.stand_in(monkeypatch, "groq", "gsk_" + "test_batch_0000000001")
         run_id = compare([GROQ], PUZZLES, batch=True, progress=False, out=io.StringIO(), use_cache=False).run_id
         resume(run_id, progress=False, out=io.StringIO())  # in_progress
         out = io.StringIO()

@@ -35,8 +35,7 @@ def reply(params: dict) -> str:
 @pytest.fixture
 def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeBatchAnthropic]:
     with FakeBatchAnthropic(reply=reply, fail={"c1"}, per_step=2) as server:
-        monkeypatch.setenv("ANTHROPIC_BASE_URL", server.base_url)
-        monkeypatch.setenv("ANTHROPIC_API_KEY", KEY)
+        server.stand_in(monkeypatch, "anthropic", KEY)
         yield server
 
 
@@ -95,8 +94,7 @@ def test_submit_partial_complete_graded(fake: FakeBatchAnthropic) -> None:
 
 def test_expired_batch_asks_the_rest_live(monkeypatch: pytest.MonkeyPatch) -> None:
     with FakeBatchAnthropic(reply=reply, per_step=1, expire_at_step=1) as server:
-        monkeypatch.setenv("ANTHROPIC_BASE_URL", server.base_url)
-        monkeypatch.setenv("ANTHROPIC_API_KEY", KEY)
+        server.stand_in(monkeypatch, "anthropic", KEY)
         run_id = compare([CLAUDE], PUZZLES, batch=True, progress=False, out=io.StringIO(), use_cache=False).run_id
         out = io.StringIO()
         result = resume(run_id, progress=False, out=out)  # ended at once: one succeeded, three expired

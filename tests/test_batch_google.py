@@ -32,15 +32,10 @@ def reply(request: dict) -> str:
     return f"Working it out.\nAnswer: {RIGHT[puzzle.id]}" if puzzle else "Answer: 42"
 
 
-def use(monkeypatch: pytest.MonkeyPatch, server: FakeBatchGoogle) -> None:
-    monkeypatch.setenv("GOOGLE_BASE_URL", server.base_url)
-    monkeypatch.setenv("GOOGLE_API_KEY", KEY)
-
-
 @pytest.fixture
 def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeBatchGoogle]:
     with FakeBatchGoogle(reply=reply, fail={"c1"}, per_step=2) as server:
-        use(monkeypatch, server)
+        server.stand_in(monkeypatch, "google", KEY)
         yield server
 
 
@@ -109,7 +104,7 @@ def test_submit_partial_complete_graded(fake: FakeBatchGoogle) -> None:
 
 def test_expired_batch_asks_the_rest_live(monkeypatch: pytest.MonkeyPatch) -> None:
     with FakeBatchGoogle(reply=reply, expire_at_step=1) as server:
-        use(monkeypatch, server)
+        server.stand_in(monkeypatch, "google", KEY)
         run_id = compare([GEMINI], PUZZLES, batch=True, progress=False, out=io.StringIO(), use_cache=False).run_id
         out = io.StringIO()
         result = resume(run_id, progress=False, out=out)  # expired at once, with no result file

@@ -31,6 +31,7 @@ import httpx
 import pytest
 
 from helpers.providers.local_engine import EngineState, free_port, read_state, running, terminate
+from tests.started import wait_until_up
 
 ROOT = Path(__file__).resolve().parent.parent
 CHP = ROOT / "deploy" / "hub" / "node_modules" / ".bin" / "configurable-http-proxy"
@@ -111,16 +112,7 @@ def hub() -> Iterator[Hub]:
                                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if httpx.get(f"{url}/hub/api/", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert proc.poll() is None, f"JupyterHub exited:\n{log.read_text()[-4000:]}"
-            assert time.monotonic() < deadline, f"JupyterHub did not start:\n{log.read_text()[-4000:]}"
-            time.sleep(0.3)
+        wait_until_up(f"{url}/hub/api/", proc, log, 90, "JupyterHub")
         yield Hub(url, folder, log)
     finally:
         proc.terminate()  # the hub stops the users' servers and its proxy on the way out

@@ -12,17 +12,16 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 import yaml
 
 from helpers import ask, settings
 from helpers.providers.local_engine import free_port
 from tests.fakes.openai_server import DEFAULT_MODELS, FakeOpenAI
+from tests.started import wait_until_up
 
 ROOT = Path(__file__).resolve().parent.parent
 GATEWAY_VENV = Path(os.environ.get("LLMLAB_GATEWAY_VENV") or ROOT / ".venv-litellm")
@@ -68,17 +67,8 @@ def gateway(provider: FakeOpenAI, tmp_path_factory: pytest.TempPathFactory) -> I
         proc = subprocess.Popen([str(LITELLM), "--config", str(config), "--host", "127.0.0.1", "--port", str(port)],
                                 env=env, stdout=out, stderr=subprocess.STDOUT, cwd=folder, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
     try:
-        while True:
-            try:
-                if httpx.get(f"{url}/health/liveliness", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert proc.poll() is None, f"the proxy exited: {log.read_text()[-3000:]}"
-            assert time.monotonic() < deadline, f"the proxy did not start: {log.read_text()[-3000:]}"
-            time.sleep(0.3)
+        wait_until_up(f"{url}/health/liveliness", proc, log, 120, "the proxy")
         yield f"{url}/v1"
     finally:
         proc.terminate()

@@ -31,8 +31,7 @@ def lines(name: str) -> list[dict]:
 @pytest.fixture
 def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeBatchGoogle]:
     with FakeBatchGoogle() as server:
-        monkeypatch.setenv("GOOGLE_BASE_URL", server.base_url)
-        monkeypatch.setenv("GOOGLE_API_KEY", KEY)
+        server.stand_in(monkeypatch, "google", KEY)
         yield server
 
 
@@ -56,16 +55,14 @@ def test_real_recorded_result_lines_are_read_exactly(fake: FakeBatchGoogle) -> N
 @pytest.fixture
 def openai_fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeBatchOpenAI]:
     with FakeBatchOpenAI() as server:
-        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
-        monkeypatch.setenv("OPENAI_API_KEY", OPENAI_KEY)
+        server.stand_in(monkeypatch, "openai", OPENAI_KEY)
         yield server
 
 
 @pytest.fixture
 def anthropic_fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeBatchAnthropic]:
     with FakeBatchAnthropic() as server:
-        monkeypatch.setenv("ANTHROPIC_BASE_URL", server.base_url)
-        monkeypatch.setenv("ANTHROPIC_API_KEY", ANTHROPIC_KEY)
+        server.stand_in(monkeypatch, "anthropic", ANTHROPIC_KEY)
         yield server
 
 

@@ -46,11 +46,9 @@ class FakeBatchAnthropic(LoopbackAPI):
 
     # -- HTTP ------------------------------------------------------------------------------------------
     def _dispatch(self, h: BaseHTTPRequestHandler) -> None:
-        length = int(h.headers.get("Content-Length") or 0)
-        raw = h.rfile.read(length) if length else b""
+        raw = self._received(h)
         path = h.path.split("?")[0]
         with self._lock:
-            self.requests.append((h.command, path))
             parts = path.strip("/").split("/")  # v1, messages, batches, id, results|cancel
             known = len(parts) >= 4 and parts[:3] == ["v1", "messages", "batches"] and parts[3] in self.batches
             if h.command == "POST" and path == "/v1/messages":

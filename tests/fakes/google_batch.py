@@ -57,18 +57,14 @@ class FakeBatchGoogle(LoopbackAPI):
         self.uploads: dict[str, dict[str, Any]] = {}  # upload id → the File being uploaded
         self.batches: dict[str, dict[str, Any]] = {}
         self.created: list[dict[str, Any]] = []  # (model, body) of each batch creation, as sent
-        self.headers: list[dict[str, str]] = []  # the headers of every request (keys lower-cased)
         self.live: list[dict[str, Any]] = []  # the bodies of live generateContent calls, as sent
 
     # -- HTTP ------------------------------------------------------------------------------------------
     def _dispatch(self, h: BaseHTTPRequestHandler) -> None:
-        length = int(h.headers.get("Content-Length") or 0)
-        raw = h.rfile.read(length) if length else b""
+        raw = self._received(h)
         url = urlsplit(h.path)
         path = re.sub(r"^(/upload|/download)?/v1(beta)?/", r"\1/v/", url.path)  # the SDK picks v1 or v1beta
         with self._lock:
-            self.requests.append((h.command, url.path))
-            self.headers.append({k.lower(): v for k, v in h.headers.items()})
             command = (h.headers.get("X-Goog-Upload-Command") or "").lower()
             if h.command == "POST" and path == "/upload/v/files" and command == "start":
                 return self._start_upload(h, json.loads(raw or b"{}"))

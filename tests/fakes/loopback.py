@@ -1,5 +1,6 @@
 """What the batch fakes share: a threaded stdlib HTTP server on a free loopback port, started and stopped
-as a context manager, sending JSON (or bytes) with a request-id header. Subclasses route in ``_dispatch``."""
+as a context manager, reading and recording each request (``_received``), sending JSON (or bytes) with a
+request-id header, and standing in for a provider (``stand_in``). Subclasses route in ``_dispatch``."""
 
 from __future__ import annotations
 
@@ -8,6 +9,9 @@ import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar, Self
+from urllib.parse import urlsplit
+
+import pytest
 
 
 class LoopbackAPI:
@@ -18,6 +22,7 @@ class LoopbackAPI:
 
     def __init__(self) -> None:
         self.requests: list[tuple[str, str]] = []  # (method, path) of every request received
+        self.headers: list[dict[str, str]] = []  # the headers of every request (keys lower-cased)
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
@@ -56,6 +61,20 @@ class LoopbackAPI:
     def base_url(self) -> str:
         assert self._server
         return f"http://127.0.0.1:{self._server.server_address[1]}{self.prefix}"
+
+    def stand_in(self, monkeypatch: pytest.MonkeyPatch, provider: str, key: str) -> None:
+        """Point ``provider``'s calls here: its ``<PROVIDER>_BASE_URL`` and ``<PROVIDER>_API_KEY``."""
+        monkeypatch.setenv(f"{provider.upper()}_BASE_URL", self.base_url)
+        monkeypatch.setenv(f"{provider.upper()}_API_KEY", key)
+
+    def _received(self, h: BaseHTTPRequestHandler) -> bytes:
+        """The request's body, once its method, path (without the query) and headers are recorded."""
+        length = int(h.headers.get("Content-Length") or 0)
+        raw = h.rfile.read(length) if length else b""
+        with self._lock:
+            self.requests.append((h.command, urlsplit(h.path).path))
+            self.headers.append({k.lower(): v for k, v in h.headers.items()})
+        return raw
 
     def _dispatch(self, h: BaseHTTPRequestHandler) -> None:
         raise NotImplementedError

@@ -50,11 +50,9 @@ class FakeBatchOpenAI(LoopbackAPI):
 
     # -- HTTP ------------------------------------------------------------------------------------------
     def _dispatch(self, h: BaseHTTPRequestHandler) -> None:
-        length = int(h.headers.get("Content-Length") or 0)
-        raw = h.rfile.read(length) if length else b""
+        raw = self._received(h)
         path = h.path.split("?")[0]
         with self._lock:
-            self.requests.append((h.command, path))
             # the routes below are written for /v1; another API prefix maps onto them, a wrong one is a 404
             path = "/v1" + path[len(self.prefix):] if path.startswith(self.prefix + "/") else "/unrouted" + path
             parts = path.strip("/").split("/")  # v1, batches, id, cancel
